@@ -64,6 +64,11 @@ CMH_MUST_CHECK enum cmh_err cmh_ims_new(const struct cmh_config *cfg, cmh_clock_
 	void *clock_ud, struct cmh_ims **ret);
 void cmh_ims_free(struct cmh_ims *ims);
 
+/* Backoff between retried token requests: initial_ms doubling up to max_ms
+ * (defaults CMH_IMS_BACKOFF_INITIAL_MS / CMH_IMS_BACKOFF_MAX_MS). For tests;
+ * call before the client is shared between threads. */
+void cmh_ims_set_backoff(struct cmh_ims *ims, long initial_ms, long max_ms);
+
 /*
  * Copy a fresh access token into *ret_token (a heap string the caller must
  * free with cmh_token_string_free()). force_refresh asks IMS for a new one

@@ -157,12 +157,36 @@ static bool parse_zone(const char *p, int *ret_minutes)
 	return true;
 }
 
+static int days_in_month(int y, int m)
+{
+	static const int days[12] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+	bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+
+	return m == 2 && leap ? 29 : days[m - 1];
+}
+
+/*
+ * Days from 1970-01-01 to a proleptic Gregorian date (H. Hinnant's
+ * days_from_civil). Plain arithmetic instead of timegm(), which reports
+ * 1969-12-31T23:59:59Z as an error (-1) and silently normalises Feb 31.
+ */
+static int64_t days_from_civil(int y, int m, int d)
+{
+	int64_t era, yoe, doy, doe;
+
+	y -= m <= 2;
+	era = (y >= 0 ? y : y - 399) / 400;
+	yoe = y - era * 400;
+	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return era * 146097 + doe - 719468;
+}
+
 enum cmh_err cmh_parse_time_ms(const char *s, int64_t *ret_ms)
 {
-	struct tm tm = { 0 };
 	const char *p = s;
 	int y, mo, d, h, mi, sec, zone, ms = 0;
-	time_t t;
+	int64_t t;
 
 	if (!s || !fixed_digits(&p, 4, &y) || !expect(&p, '-') || !fixed_digits(&p, 2, &mo) ||
 	    !expect(&p, '-') || !fixed_digits(&p, 2, &d) || (*p != 'T' && *p != 't' && *p != ' '))
@@ -184,18 +208,11 @@ enum cmh_err cmh_parse_time_ms(const char *s, int64_t *ret_ms)
 	}
 	if (!parse_zone(p, &zone))
 		return CMH_ERR_PARSE;
-	if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60)
+	if (mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo) || h > 23 || mi > 59 ||
+	    sec > 60)
 		return CMH_ERR_PARSE;
-	tm.tm_year = y - 1900;
-	tm.tm_mon = mo - 1;
-	tm.tm_mday = d;
-	tm.tm_hour = h;
-	tm.tm_min = mi;
-	tm.tm_sec = sec;
-	t = timegm(&tm);
-	if (t == (time_t)-1)
-		return CMH_ERR_PARSE;
-	*ret_ms = ((int64_t)t - (int64_t)zone * 60) * 1000 + ms;
+	t = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec;
+	*ret_ms = (t - (int64_t)zone * 60) * 1000 + ms;
 	return CMH_OK;
 }
 
