@@ -133,6 +133,26 @@ void cmh_journal_close(struct cmh_journal *j);
 CMH_MUST_CHECK enum cmh_err cmh_journal_append(struct cmh_journal *j,
 	const struct cmh_journal_entry *entries, size_t n, bool *ret_inserted);
 
+/*
+ * Called once when an asynchronous append has been committed (err CMH_OK,
+ * inserted[i] as for cmh_journal_append) or has failed (err
+ * CMH_ERR_UNAVAILABLE, inserted NULL). Runs on the committer thread: it must
+ * be quick and must not call into the journal.
+ */
+typedef void (*cmh_journal_done_fn)(enum cmh_err err, const bool *inserted, size_t n, void *ud);
+
+/*
+ * Like cmh_journal_append() but without waiting: the entries (and all they
+ * point to) must stay valid until done runs. Returns CMH_OK when queued (done
+ * will be called exactly once, also during shutdown, which drains the
+ * queue), or an error without ever calling done: CMH_ERR_UNAVAILABLE (queue
+ * full, shutting down), CMH_ERR_PARSE / CMH_ERR_TOO_LARGE (invalid entry),
+ * CMH_ERR_USAGE (n == 0 or no callback), CMH_ERR_NOMEM. This is what lets the
+ * HTTP server suspend a request instead of blocking a thread on the commit.
+ */
+CMH_MUST_CHECK enum cmh_err cmh_journal_append_async(struct cmh_journal *j,
+	const struct cmh_journal_entry *entries, size_t n, cmh_journal_done_fn done, void *ud);
+
 /* A listed event; pointers valid only during the callback. */
 struct cmh_journal_row {
 	const char *event_id;

@@ -85,13 +85,19 @@ static const char *const kind_names[] = {
 	"started", "ended", "step-started", "waiting", "step-ended", "other",
 };
 
-/* One append call waiting for the committer; lives on the caller's stack. */
+/*
+ * One append call waiting for the committer: on the caller's stack for
+ * cmh_journal_append(), on the heap (freed after `done_fn` ran) for
+ * cmh_journal_append_async().
+ */
 struct request {
 	const struct cmh_journal_entry *entries;
 	size_t n;
 	bool inserted[CMH_JOURNAL_APPEND_MAX];
 	enum cmh_err err;
 	bool done;
+	cmh_journal_done_fn done_fn;
+	void *done_ud;
 	struct request *next;
 };
 
@@ -520,13 +526,27 @@ static void *committer_main(void *arg)
 
 		lock(&j->lock);
 		account(j, batch, err);
+		struct request *async = NULL;
 		for (struct request *r = batch; r; r = next) {
 			next = r->next;
 			r->err = err ? CMH_ERR_UNAVAILABLE : CMH_OK;
-			r->done = true;
+			if (r->done_fn) {
+				r->next = async;
+				async = r;
+			} else {
+				r->done = true;
+			}
 		}
 		if (pthread_cond_broadcast(&j->cv_done))
 			CMH_BUG("pthread_cond_broadcast");
+		unlock(&j->lock);
+		/* Callbacks run without the lock: they answer HTTP requests. */
+		for (struct request *r = async; r; r = next) {
+			next = r->next;
+			r->done_fn(r->err, r->err ? NULL : r->inserted, r->n, r->done_ud);
+			free(r);
+		}
+		lock(&j->lock);
 	}
 	unlock(&j->lock);
 	cmh_buf_release(&errmsg);
@@ -627,6 +647,76 @@ out:
 	return err;
 }
 
+static enum cmh_err validate_entries(const struct cmh_journal_entry *entries, size_t n)
+{
+	enum cmh_err err;
+
+	if (n > CMH_JOURNAL_APPEND_MAX)
+		return CMH_ERR_TOO_LARGE;
+	for (size_t i = 0; i < n; i++) {
+		err = validate_entry(&entries[i]);
+		if (err)
+			return err;
+	}
+	return CMH_OK;
+}
+
+/* Queue without waiting; the committer calls req->done_fn and frees req. */
+static enum cmh_err enqueue_async(struct cmh_journal *j, struct request *req)
+{
+	enum cmh_err err = CMH_OK;
+
+	lock(&j->lock);
+	if (j->stopping) {
+		err = CMH_ERR_UNAVAILABLE;
+	} else if (j->stats.queued >= CMH_JOURNAL_QUEUE_MAX) {
+		j->stats.rejected++;
+		err = CMH_ERR_UNAVAILABLE;
+	} else {
+		if (j->tail)
+			j->tail->next = req;
+		else
+			j->head = req;
+		j->tail = req;
+		j->stats.queued++;
+		if (pthread_cond_signal(&j->cv_work))
+			CMH_BUG("pthread_cond_signal");
+	}
+	unlock(&j->lock);
+	return err;
+}
+
+enum cmh_err cmh_journal_append_async(struct cmh_journal *j,
+				      const struct cmh_journal_entry *entries, size_t n,
+				      cmh_journal_done_fn done, void *ud)
+{
+	struct request *req;
+	enum cmh_err err;
+
+	if (n == 0 || !done)
+		return CMH_ERR_USAGE;
+	err = validate_entries(entries, n);
+	if (err)
+		return err;
+	req = calloc(1, sizeof(*req));
+	if (!req)
+		return CMH_ERR_NOMEM;
+	req->entries = entries;
+	req->n = n;
+	req->done_fn = done;
+	req->done_ud = ud;
+	if (!j->has_committer) {
+		err = append_direct(j, req);
+		done(err, err ? NULL : req->inserted, n, ud);
+		free(req);
+		return CMH_OK;
+	}
+	err = enqueue_async(j, req);
+	if (err)
+		free(req);
+	return err;
+}
+
 enum cmh_err cmh_journal_append(struct cmh_journal *j, const struct cmh_journal_entry *entries,
 				size_t n, bool *ret_inserted)
 {
@@ -635,13 +725,9 @@ enum cmh_err cmh_journal_append(struct cmh_journal *j, const struct cmh_journal_
 
 	if (n == 0)
 		return CMH_OK;
-	if (n > CMH_JOURNAL_APPEND_MAX)
-		return CMH_ERR_TOO_LARGE;
-	for (size_t i = 0; i < n; i++) {
-		err = validate_entry(&entries[i]);
-		if (err)
-			return err;
-	}
+	err = validate_entries(entries, n);
+	if (err)
+		return err;
 	err = j->has_committer ? append_queued(j, &req) : append_direct(j, &req);
 	if (!err && ret_inserted)
 		memcpy(ret_inserted, req.inserted, n * sizeof(*ret_inserted));

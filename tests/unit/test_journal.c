@@ -993,6 +993,61 @@ static void test_journal_acknowledged_rows_survive_sigkill(void **state)
 	cmh_journal_close(j);
 }
 
+struct async_result {
+	pthread_mutex_t lock;
+	pthread_cond_t cv;
+	unsigned calls;
+	enum cmh_err err;
+	bool inserted;
+};
+
+static void async_done(enum cmh_err err, const bool *inserted, size_t n, void *ud)
+{
+	struct async_result *r = ud;
+
+	pthread_mutex_lock(&r->lock);
+	r->calls++;
+	r->err = err;
+	r->inserted = err == CMH_OK && n == 1 && inserted[0];
+	pthread_cond_signal(&r->cv);
+	pthread_mutex_unlock(&r->lock);
+}
+
+static void wait_async(struct async_result *r, unsigned calls)
+{
+	pthread_mutex_lock(&r->lock);
+	while (r->calls < calls)
+		pthread_cond_wait(&r->cv, &r->lock);
+	pthread_mutex_unlock(&r->lock);
+}
+
+/* The asynchronous append calls back once per request, reports duplicates,
+ * and is refused without a callback after shutdown. */
+static void test_journal_append_async(void **state)
+{
+	struct fixture *f = *state;
+	struct cmh_journal *j = open_ok(f);
+	struct cmh_journal_entry e = entry("async-1", wall_ms(), "pending");
+	struct async_result r = { .lock = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER };
+
+	assert_int_equal(cmh_journal_append_async(j, &e, 1, async_done, &r), CMH_OK);
+	wait_async(&r, 1);
+	assert_int_equal(r.err, CMH_OK);
+	assert_true(r.inserted);
+	assert_true(exists(j, "async-1"));
+
+	assert_int_equal(cmh_journal_append_async(j, &e, 1, async_done, &r), CMH_OK);
+	wait_async(&r, 2);
+	assert_int_equal(r.err, CMH_OK);
+	assert_false(r.inserted);
+
+	assert_int_equal(cmh_journal_append_async(j, &e, 0, async_done, &r), CMH_ERR_USAGE);
+	cmh_journal_shutdown(j);
+	assert_int_equal(cmh_journal_append_async(j, &e, 1, async_done, &r), CMH_ERR_UNAVAILABLE);
+	assert_int_equal(r.calls, 2);
+	cmh_journal_close(j);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
@@ -1003,6 +1058,7 @@ int main(void)
 		T(test_journal_newer_schema_refused),
 		T(test_journal_reopen_keeps_data),
 		T(test_journal_duplicate),
+		T(test_journal_append_async),
 		T(test_journal_batch_in_one_call),
 		T(test_journal_invalid_entries),
 		T(test_journal_concurrent_group_commit),
