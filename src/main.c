@@ -14,6 +14,7 @@
 #include "log.h"
 
 static const struct cmh_cli_command *const commands[] = {
+	&cmh_cmd_serve,
 	&cmh_cmd_token,
 	&cmh_cmd_check,
 	&cmh_cmd_api,

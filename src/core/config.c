@@ -81,7 +81,7 @@ static const struct setting settings[] = {
 	  0, "required for API calls", "IMS org id, sent as `x-gw-ims-org-id`" },
 	{ "API_KEY", NULL, T_STRING, OFF(api_key), NULL, "CLIENT_ID", 0, 0, 0, 0,
 	  "CLIENT_ID", "sent as `x-api-key` (the tutorial's template names it)" },
-	{ "PORT", NULL, T_PORT, OFF(port), "4000", NULL, 1, 65535, 0, 0,
+	{ "PORT", NULL, T_PORT, OFF(port), "4000", NULL, 0, 65535, 0, 0,
 	  NULL, "webhook listen port" },
 	{ "LISTEN_ADDRESS", NULL, T_STRING, OFF(listen_address), "0.0.0.0", NULL, 0, 0, 0, 0,
 	  NULL, "webhook listen address" },
@@ -266,7 +266,7 @@ static enum cmh_err parse_port(struct cmh_config *cfg, const struct setting *st,
 	uint64_t n;
 
 	if (cmh_parse_u64(v, &n) || n < st->min || n > st->max)
-		return fail_value(src, st, key, v, "a port number 1-65535");
+		return fail_value(src, st, key, v, "a port number 0-65535 (0: any free port)");
 	*FIELD(cfg, st, uint16_t) = (uint16_t)n;
 	return CMH_OK;
 }

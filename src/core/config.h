@@ -75,6 +75,7 @@ struct cmh_config {
 	uint64_t retry_initial_ms;
 	uint64_t retry_max_delay_ms;
 	uint64_t retry_max_age_ms;
+	uint64_t http_timeout_ms;    /* HTTP_TIMEOUT: total time of one upstream request */
 
 	/* Where values came from, for messages: the dotenv path or NULL. */
 	char *env_file;

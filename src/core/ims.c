@@ -25,6 +25,7 @@
 #include "hash.h"
 #include "http_client.h"
 #include "bounds.h"
+#include "fsutil.h"
 #include "log.h"
 #include "parse.h"
 #include "url.h"
@@ -416,10 +417,9 @@ static enum cmh_err store_token_file(const struct cmh_ims *ims, const struct cmh
 	enum cmh_err err;
 
 	cmh_buf_init(&tmp, CMH_BUF_MAX_SMALL);
-	if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
-		err = CMH_ERR_IO;
+	err = cmh_fs_ensure_dir(dir, NULL);
+	if (err)
 		goto out;
-	}
 	err = cmh_buf_addf(&tmp, "%s/.token.json.XXXXXX", dir);
 	if (err)
 		goto out;

@@ -279,13 +279,12 @@ struct value_case {
 };
 
 static const struct value_case invalid_cases[] = {
-	{ "PORT", "abc", "PORT: expected a port number 1-65535, got \"abc\" (from test)" },
-	{ "PORT", "0", "PORT: expected a port number 1-65535, got \"0\" (from test)" },
-	{ "PORT", "65536", "PORT: expected a port number 1-65535, got \"65536\" (from test)" },
-	{ "PORT", "-1", "PORT: expected a port number 1-65535, got \"-1\" (from test)" },
-	{ "PORT", "80 ", "PORT: expected a port number 1-65535, got \"80 \" (from test)" },
+	{ "PORT", "abc", "PORT: expected a port number 0-65535 (0: any free port), got \"abc\" (from test)" },
+	{ "PORT", "65536", "PORT: expected a port number 0-65535 (0: any free port), got \"65536\" (from test)" },
+	{ "PORT", "-1", "PORT: expected a port number 0-65535 (0: any free port), got \"-1\" (from test)" },
+	{ "PORT", "80 ", "PORT: expected a port number 0-65535 (0: any free port), got \"80 \" (from test)" },
 	{ "PORT", "99999999999999999999999",
-	  "PORT: expected a port number 1-65535, got \"99999999999999999999999\" (from test)" },
+	  "PORT: expected a port number 0-65535 (0: any free port), got \"99999999999999999999999\" (from test)" },
 	{ "RETRY_INITIAL", "10x", "RETRY_INITIAL: expected a duration such as 500ms, 30s, 15m or "
 	  "24h, above 0 and at most 1d, got \"10x\" (from test)" },
 	{ "RETRY_INITIAL", "0", "RETRY_INITIAL: expected a duration such as 500ms, 30s, 15m or "
@@ -718,11 +717,11 @@ static void test_config_load_dotenv_and_environment(void **state)
 	assert_int_equal(setenv("PORT", "abc", 1), 0);
 	assert_int_equal(cmh_config_load(&cfg, NULL, NULL, &err), CMH_ERR_CONFIG);
 	assert_string_equal(err.data,
-			    "PORT: expected a port number 1-65535, got \"abc\" (from the environment)");
+			    "PORT: expected a port number 0-65535 (0: any free port), got \"abc\" (from the environment)");
 	unsetenv("PORT");
 	write_file_mode(".env", "PORT=abc\n", 9, 0600);
 	assert_int_equal(cmh_config_load(&cfg, NULL, NULL, &err), CMH_ERR_CONFIG);
-	assert_string_equal(err.data, "PORT: expected a port number 1-65535, got \"abc\" (from ./.env)");
+	assert_string_equal(err.data, "PORT: expected a port number 0-65535 (0: any free port), got \"abc\" (from ./.env)");
 
 	/* Duplicates: the last one wins; --data-dir overrides DATA_DIR. */
 	write_file_mode(".env", "DATA_DIR=/a\nPORT=1\nPORT=2\n", 26, 0600);

@@ -1,0 +1,217 @@
+/*
+ * `cmhook serve`: builds the daemon's parts — journal, key cache, receiver,
+ * HTTP server — runs them until SIGTERM/SIGINT and takes them down in an
+ * order that answers every request already accepted: stop accepting, let
+ * in-flight requests finish, drain the journal's queue, stop the server,
+ * close the journal. The main thread only waits for signals.
+ */
+#include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#ifdef CMH_HAVE_SYSTEMD
+#include <systemd/sd-daemon.h>
+#endif
+
+#include "bounds.h"
+#include "cli.h"
+#include "fsutil.h"
+#include "http_server.h"
+#include "ims.h"
+#include "journal.h"
+#include "keycache.h"
+#include "metrics.h"
+#include "receiver.h"
+#include "routes.h"
+
+#define SERVE_MAX_CONNECTIONS 512
+#define SERVE_IDLE_TIMEOUT_S 15
+#define SERVE_DRAIN_MS 5000
+
+struct daemon {
+	struct cmh_journal *journal;
+	struct cmh_keycache *keys;
+	struct cmh_metrics *metrics;
+	struct cmh_receiver *receiver;
+	struct cmh_http_server *server;
+	struct cmh_routes routes;
+};
+
+static void notify_systemd(const char *state)
+{
+#ifdef CMH_HAVE_SYSTEMD
+	(void)sd_notify(0, state);
+#else
+	(void)state;
+#endif
+}
+
+static int open_journal(struct cmh_cli *cli, struct daemon *d, struct cmh_buf *err)
+{
+	struct cmh_buf path;
+	size_t recovered = 0;
+	int rc = 0;
+
+	cmh_buf_init(&path, CMH_BUF_MAX_SMALL);
+	if (cmh_fs_ensure_dir(cli->cfg.data_dir, err) ||
+	    cmh_buf_addf(&path, "%s/journal.db", cli->cfg.data_dir) ||
+	    cmh_journal_open(path.data, &d->journal, err)) {
+		cmh_cli_error(cli, "journal: %s", err->len ? err->data : "cannot open");
+		rc = 1;
+		goto out;
+	}
+	if (cmh_journal_recover(d->journal, &recovered)) {
+		cmh_cli_error(cli, "journal: crash recovery failed");
+		rc = 1;
+		goto out;
+	}
+	if (recovered)
+		cmh_log(CMH_LOG_INFO, "serve", "events interrupted by a crash put back to pending",
+			"count=%zu", recovered);
+out:
+	cmh_buf_release(&path);
+	return rc;
+}
+
+static int build_daemon(struct cmh_cli *cli, struct daemon *d, struct cmh_buf *err)
+{
+	const struct cmh_config *cfg = &cli->cfg;
+	struct cmh_keycache_opts kopts = { .base_url = cfg->events_key_url };
+	struct cmh_receiver_deps deps;
+	struct cmh_http_server_config scfg = {
+		.address = cfg->listen_address,
+		.port = cfg->port,
+		.max_body = (size_t)cfg->max_body,
+		.max_connections = SERVE_MAX_CONNECTIONS,
+		.idle_timeout_s = SERVE_IDLE_TIMEOUT_S,
+		.handler = cmh_routes_handle,
+		.handler_ud = &d->routes,
+	};
+
+	if (open_journal(cli, d, err))
+		return 1;
+	if (cfg->signature_verify && cmh_keycache_new(&kopts, &d->keys))
+		return 1;
+	if (!cfg->signature_verify)
+		cmh_log(CMH_LOG_WARN, "serve", "SIGNATURE_VERIFY=off: anyone can post events; use "
+			"this for local experiments only", "");
+	if (cmh_metrics_new(&d->metrics))
+		return 1;
+	deps = (struct cmh_receiver_deps){ .cfg = cfg, .journal = d->journal, .keys = d->keys,
+					   .metrics = d->metrics };
+	if (cmh_receiver_new(&deps, &d->receiver))
+		return 1;
+	d->routes = (struct cmh_routes){ .cfg = cfg, .receiver = d->receiver,
+					 .journal = d->journal, .keys = d->keys,
+					 .metrics = d->metrics,
+					 .started_ms = cmh_clock_realtime_ms(NULL) };
+	if (cmh_http_server_start(&scfg, &d->server, err)) {
+		cmh_cli_error(cli, "%s", err->data);
+		return 1;
+	}
+	return 0;
+}
+
+static void take_down(struct daemon *d)
+{
+	if (d->server) {
+		cmh_http_server_quiesce(d->server);
+		d->routes.draining = 1;
+		if (d->receiver)
+			cmh_receiver_stop_accepting(d->receiver);
+		if (!cmh_http_server_drain(d->server, SERVE_DRAIN_MS))
+			cmh_log(CMH_LOG_INFO, "serve", "closing idle connections", "");
+	}
+	/* Answers everything still waiting for a key or a commit. */
+	cmh_receiver_free(d->receiver);
+	cmh_journal_shutdown(d->journal);
+	cmh_http_server_stop(d->server);
+	cmh_journal_close(d->journal);
+	cmh_keycache_free(d->keys);
+	cmh_metrics_free(d->metrics);
+}
+
+/* Block the signals we handle in every thread; the main thread sigwait()s. */
+static void block_signals(sigset_t *set)
+{
+	sigemptyset(set);
+	sigaddset(set, SIGTERM);
+	sigaddset(set, SIGINT);
+	sigaddset(set, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+}
+
+static int wait_for_stop(void)
+{
+	sigset_t set;
+	int sig = 0;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	for (;;) {
+		if (sigwait(&set, &sig) != 0)
+			continue;
+		if (sig != SIGHUP)
+			return sig;
+		cmh_log(CMH_LOG_INFO, "serve", "SIGHUP ignored: restart to apply new settings", "");
+	}
+}
+
+static int run_serve(struct cmh_cli *cli, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct daemon d = { 0 };
+	struct cmh_buf err;
+	sigset_t set;
+	bool done;
+	int rc, sig;
+
+	rc = cmh_cli_getopt(cli, &cmh_cmd_serve, argc, argv, ":h", longopts, NULL, NULL, &done);
+	if (done)
+		return rc;
+	if (optind < argc) {
+		cmh_cli_error(cli, "unexpected argument '%s'", argv[optind]);
+		return 2;
+	}
+	rc = cmh_cli_load_config(cli, CMH_NEED_TOKEN | CMH_NEED_API);
+	if (rc)
+		return rc;
+	block_signals(&set);
+	cmh_buf_init(&err, CMH_BUF_MAX_ERRMSG);
+	rc = build_daemon(cli, &d, &err);
+	if (rc)
+		goto out;
+	cmh_log(CMH_LOG_INFO, "serve", "listening", "address=%s port=%u path=%s version=%s",
+		cmh_q(cli->cfg.listen_address), cmh_http_server_port(d.server),
+		cmh_q(cli->cfg.webhook_path), CMH_VERSION);
+	notify_systemd("READY=1");
+	sig = wait_for_stop();
+	notify_systemd("STOPPING=1");
+	cmh_log(CMH_LOG_INFO, "serve", "stopping", "signal=%s", sig == SIGINT ? "INT" : "TERM");
+out:
+	take_down(&d);
+	if (!rc)
+		cmh_log(CMH_LOG_INFO, "serve", "stopped", "");
+	cmh_buf_release(&err);
+	return rc;
+}
+
+const struct cmh_cli_command cmh_cmd_serve = {
+	.name = "serve",
+	.run = run_serve,
+	.args = "",
+	.summary = "receive webhooks and notify the channels, in the foreground until SIGTERM",
+	.help =
+		"Listens on LISTEN_ADDRESS:PORT (PORT=0 picks a free port; the log line\n"
+		"msg=listening says which). Endpoints: WEBHOOK_PATH (GET challenge, POST events),\n"
+		"/healthz, /readyz, /metrics. Every authentic event is journaled durably in\n"
+		"DATA_DIR/journal.db before it is acknowledged. Stops cleanly on SIGTERM or SIGINT.\n",
+};
