@@ -241,8 +241,11 @@ void cmh_journal_events_free(struct cmh_journal_event *events, size_t n);
 /*
  * Atomically move up to limit (1..CMH_JOURNAL_CLAIM_MAX) due events
  * (pending, next_attempt_at <= now_ms) to processing and return them oldest
- * received first. *ret_events is NULL when none are due. Two claimers never
- * get the same event.
+ * received first. An event is not due while an earlier-received event of
+ * the same execution_key is still pending or processing: the events of one
+ * execution are handled in the order they arrived (a retried earlier event
+ * holds back the later ones of its execution only). *ret_events is NULL
+ * when none are due. Two claimers never get the same event.
  */
 CMH_MUST_CHECK enum cmh_err cmh_journal_claim(struct cmh_journal *j, int64_t now_ms,
 	unsigned limit, struct cmh_journal_event **ret_events, size_t *ret_n);

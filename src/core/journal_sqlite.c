@@ -69,6 +69,9 @@ static const char *const migrations[] = {
 	"  PRIMARY KEY (event_id, channel)"
 	") WITHOUT ROWID;"
 	"CREATE INDEX deliveries_status ON deliveries(status);",
+	/* 2: per-execution ordering: find an execution's unfinished earlier events */
+	"CREATE INDEX events_execution ON events(execution_key, status)"
+	"  WHERE execution_key IS NOT NULL;",
 };
 
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -1251,7 +1254,10 @@ static int claimed_cmp(const void *a, const void *b)
  */
 #define CLAIM_SQL \
 	"UPDATE events SET status = 'processing', updated_at = ?1 WHERE rowid IN" \
-	" (SELECT rowid FROM events WHERE status = 'pending' AND next_attempt_at <= ?1" \
+	" (SELECT rowid FROM events AS e WHERE status = 'pending' AND next_attempt_at <= ?1" \
+	"   AND (execution_key IS NULL OR NOT EXISTS (SELECT 1 FROM events AS p" \
+	"     WHERE p.execution_key = e.execution_key AND p.rowid < e.rowid" \
+	"       AND p.status IN ('pending', 'processing')))" \
 	"  ORDER BY received_at, rowid LIMIT ?2)" \
 	" RETURNING rowid, event_id, received_at, kind, event_urn, object_url, published," \
 	" execution_key, attempts, body, last_error"

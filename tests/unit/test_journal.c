@@ -94,7 +94,7 @@ static struct cmh_journal_entry entry(const char *id, int64_t at, const char *st
 	return (struct cmh_journal_entry){
 		.event_id = id, .received_at_ms = at, .kind = "started",
 		.event_urn = "urn:oeid:cloudmanager:1", .object_url = "https://cm/api/program/1",
-		.published = "2026-01-01T00:00:00Z", .execution_key = "1/2/3",
+		.published = "2026-01-01T00:00:00Z", .execution_key = id, /* own execution */
 		.body = body, .body_len = sizeof(body) - 1, .status = status,
 	};
 }
@@ -193,13 +193,13 @@ static void test_journal_schema_created(void **state)
 	assert_memory_equal(hdr, "SQLite format 3", 16);
 	assert_int_equal(hdr[18], 2);
 	assert_int_equal(hdr[19], 2);
-	assert_int_equal(be32_at(hdr + 60), 1);
+	assert_int_equal(be32_at(hdr + 60), 2);
 
 	/* Reopening an up-to-date file keeps the version. */
 	j = open_ok(f);
 	cmh_journal_close(j);
 	read_header(f->path, hdr);
-	assert_int_equal(be32_at(hdr + 60), 1);
+	assert_int_equal(be32_at(hdr + 60), 2);
 }
 
 static void test_journal_newer_schema_refused(void **state)
@@ -582,7 +582,7 @@ static void test_journal_claim_finish_retry(void **state)
 	assert_int_equal(ev[1].body_len, sizeof(body));
 	assert_memory_equal(ev[1].body, body, sizeof(body));
 	assert_string_equal(ev[1].kind, "started");
-	assert_string_equal(ev[1].execution_key, "1/2/3");
+	assert_string_equal(ev[1].execution_key, "c-2");
 	assert_int_equal(ev[1].received_at_ms, 200);
 	assert_int_equal(ev[1].attempts, 0);
 	assert_null(ev[1].last_error);
@@ -625,6 +625,52 @@ static void test_journal_claim_finish_retry(void **state)
 	assert_int_equal(count_of(j, CMH_JOURNAL_PENDING), 0);
 	assert_int_equal(count_of(j, CMH_JOURNAL_PROCESSING), 0);
 	cmh_journal_events_free(NULL, 0);
+	cmh_journal_close(j);
+}
+
+static void claim_ids(struct cmh_journal *j, int64_t now, const char *expect)
+{
+	struct cmh_journal_event *ev = NULL;
+	size_t n = 0;
+	char got[256] = "";
+
+	assert_int_equal(cmh_journal_claim(j, now, 10, &ev, &n), CMH_OK);
+	for (size_t i = 0; i < n; i++) {
+		strncat(got, ev[i].event_id, sizeof(got) - strlen(got) - 2);
+		strncat(got, " ", sizeof(got) - strlen(got) - 1);
+	}
+	cmh_journal_events_free(ev, n);
+	assert_string_equal(got, expect);
+}
+
+/* Events of one execution are claimed one at a time, in arrival order, and a
+ * retried earlier event holds back only its own execution's later events. */
+static void test_journal_claim_orders_each_execution(void **state)
+{
+	struct fixture *f = *state;
+	struct cmh_journal *j = open_ok(f);
+	const char *ids[] = { "a1", "b1", "a2", "a3", "b2" };
+	const char *keys[] = { "p/1/x/1/e/1", "p/1/x/1/e/2", "p/1/x/1/e/1", "p/1/x/1/e/1",
+			       "p/1/x/1/e/2" };
+	int64_t now = wall_ms();
+
+	for (size_t i = 0; i < 5; i++) {
+		struct cmh_journal_entry e = entry(ids[i], now, "pending");
+		e.execution_key = keys[i];
+		assert_int_equal(cmh_journal_append(j, &e, 1, NULL), CMH_OK);
+	}
+	claim_ids(j, now, "a1 b1 ");
+	claim_ids(j, now, "");
+	/* a1 must be retried later: a2 and a3 keep waiting, b2 goes on. */
+	assert_int_equal(cmh_journal_finish(j, "a1", CMH_JOURNAL_PENDING, now + 1000, "503"),
+			 CMH_OK);
+	assert_int_equal(cmh_journal_finish(j, "b1", CMH_JOURNAL_DONE, 0, NULL), CMH_OK);
+	claim_ids(j, now, "b2 ");
+	claim_ids(j, now + 1000, "a1 ");
+	assert_int_equal(cmh_journal_finish(j, "a1", CMH_JOURNAL_FAILED, 0, "400"), CMH_OK);
+	claim_ids(j, now + 1000, "a2 ");
+	assert_int_equal(cmh_journal_finish(j, "a2", CMH_JOURNAL_DONE, 0, NULL), CMH_OK);
+	claim_ids(j, now + 1000, "a3 ");
 	cmh_journal_close(j);
 }
 
@@ -1065,6 +1111,7 @@ int main(void)
 		T(test_journal_shutdown_with_appends_in_flight),
 		T(test_journal_list),
 		T(test_journal_claim_finish_retry),
+		T(test_journal_claim_orders_each_execution),
 		T(test_journal_recover),
 		T(test_journal_deliveries),
 		T(test_journal_replay_ids),
