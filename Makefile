@@ -21,10 +21,9 @@ $(BUILD)/CMakeCache.txt:
 build: bootstrap $(BUILD)/CMakeCache.txt
 	@cmake --build $(BUILD) -j$(JOBS)
 
-# Until the receiver exists, `make run` checks the configuration and the
-# Cloud Manager API access (`cmhook check`).
+# Runs the daemon in the foreground with ./.env (Ctrl-C stops it).
 run: build
-	./$(BUILD)/cmhook check
+	./$(BUILD)/cmhook serve
 
 # The whole suite, then again under AddressSanitizer + UndefinedBehaviorSanitizer.
 test: build

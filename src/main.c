@@ -20,6 +20,7 @@ static const struct cmh_cli_command *const commands[] = {
 	&cmh_cmd_api,
 	&cmh_cmd_events,
 	&cmh_cmd_replay,
+	&cmh_cmd_config,
 };
 
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))

@@ -17,6 +17,7 @@
 
 #include "bounds.h"
 #include "cli.h"
+#include "enrich.h"
 #include "fsutil.h"
 #include "http_server.h"
 #include "ims.h"
@@ -25,6 +26,7 @@
 #include "metrics.h"
 #include "receiver.h"
 #include "routes.h"
+#include "worker.h"
 
 #define SERVE_MAX_CONNECTIONS 512
 #define SERVE_IDLE_TIMEOUT_S 15
@@ -37,7 +39,45 @@ struct daemon {
 	struct cmh_receiver *receiver;
 	struct cmh_http_server *server;
 	struct cmh_routes routes;
+	struct cmh_ims *ims;
+	struct cmh_enricher *enricher;
+	struct cmh_workers *workers;
 };
+
+static void kick_workers(void *ud)
+{
+	struct daemon *d = ud;
+
+	cmh_workers_kick(d->workers);
+}
+
+/* Enrichment and delivery; without a channel events are only journaled. */
+static int start_workers(struct cmh_cli *cli, struct daemon *d, struct cmh_buf *err)
+{
+	struct cmh_worker_deps wd = { .cfg = &cli->cfg, .journal = d->journal,
+				      .metrics = d->metrics };
+
+	if (cmh_notify_channels(&cli->cfg, wd.channels, &wd.n_channels, err)) {
+		cmh_cli_error(cli, "%s", err->data);
+		return 2;
+	}
+	if (!wd.n_channels) {
+		cmh_log(CMH_LOG_WARN, "serve", "no channel configured (SLACK_WEBHOOK, TEAMS_WEBHOOK, "
+			"NOTIFY_WEBHOOK): events are journaled and wait until one is", "");
+		return 0;
+	}
+	if (cmh_ims_new(&cli->cfg, NULL, NULL, &d->ims) ||
+	    cmh_enricher_new(&cli->cfg, d->ims, NULL, NULL, &d->enricher))
+		return 1;
+	wd.enricher = d->enricher;
+	if (cmh_workers_start(&wd, &d->workers))
+		return 1;
+	for (size_t i = 0; i < wd.n_channels; i++)
+		cmh_log(CMH_LOG_INFO, "serve", "channel configured", "channel=%s format=%s",
+			cmh_notify_channel_name(wd.channels[i].kind),
+			cmh_notify_format_name(wd.channels[i].kind));
+	return 0;
+}
 
 static void notify_systemd(const char *state)
 {
@@ -89,6 +129,7 @@ static int build_daemon(struct cmh_cli *cli, struct daemon *d, struct cmh_buf *e
 		.handler = cmh_routes_handle,
 		.handler_ud = &d->routes,
 	};
+	int rc;
 
 	if (open_journal(cli, d, err))
 		return 1;
@@ -99,13 +140,17 @@ static int build_daemon(struct cmh_cli *cli, struct daemon *d, struct cmh_buf *e
 			"this for local experiments only", "");
 	if (cmh_metrics_new(&d->metrics))
 		return 1;
+	rc = start_workers(cli, d, err);
+	if (rc)
+		return rc;
 	deps = (struct cmh_receiver_deps){ .cfg = cfg, .journal = d->journal, .keys = d->keys,
-					   .metrics = d->metrics };
+					   .metrics = d->metrics, .on_journaled = kick_workers,
+					   .on_journaled_ud = d };
 	if (cmh_receiver_new(&deps, &d->receiver))
 		return 1;
 	d->routes = (struct cmh_routes){ .cfg = cfg, .receiver = d->receiver,
 					 .journal = d->journal, .keys = d->keys,
-					 .metrics = d->metrics,
+					 .metrics = d->metrics, .ims = d->ims,
 					 .started_ms = cmh_clock_realtime_ms(NULL) };
 	if (cmh_http_server_start(&scfg, &d->server, err)) {
 		cmh_cli_error(cli, "%s", err->data);
@@ -128,6 +173,10 @@ static void take_down(struct daemon *d)
 	cmh_receiver_free(d->receiver);
 	cmh_journal_shutdown(d->journal);
 	cmh_http_server_stop(d->server);
+	/* Workers finish the event in hand; its state is in the journal. */
+	cmh_workers_stop(d->workers);
+	cmh_enricher_free(d->enricher);
+	cmh_ims_free(d->ims);
 	cmh_journal_close(d->journal);
 	cmh_keycache_free(d->keys);
 	cmh_metrics_free(d->metrics);

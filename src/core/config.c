@@ -777,6 +777,7 @@ static void fill_docs(void)
 		const struct setting *st = &settings[i];
 		docs[i].key = st->key;
 		docs[i].default_text = st->doc_default ? st->doc_default : st->def ? st->def : "";
+		docs[i].default_is_value = st->def || st->def_key;
 		docs[i].meaning = st->meaning;
 	}
 }
@@ -787,4 +788,102 @@ const struct cmh_config_key_doc *cmh_config_docs(size_t *ret_count)
 	if (ret_count)
 		*ret_count = N_SETTINGS;
 	return docs;
+}
+
+/* ---- dump --------------------------------------------------------------- */
+
+static void format_ms(uint64_t ms, char *out, size_t size)
+{
+	if (ms && ms % 3600000 == 0)
+		snprintf(out, size, "%lluh", (unsigned long long)(ms / 3600000));
+	else if (ms && ms % 60000 == 0)
+		snprintf(out, size, "%llum", (unsigned long long)(ms / 60000));
+	else if (ms && ms % 1000 == 0)
+		snprintf(out, size, "%llus", (unsigned long long)(ms / 1000));
+	else
+		snprintf(out, size, "%llums", (unsigned long long)ms);
+}
+
+static void format_size(uint64_t b, char *out, size_t size)
+{
+	if (b && b % (1024 * 1024) == 0)
+		snprintf(out, size, "%llum", (unsigned long long)(b / (1024 * 1024)));
+	else if (b && b % 1024 == 0)
+		snprintf(out, size, "%lluk", (unsigned long long)(b / 1024));
+	else
+		snprintf(out, size, "%llu", (unsigned long long)b);
+}
+
+static void format_kinds(unsigned bits, char *out, size_t size)
+{
+	static const char *const names[] = { "started", "ended", "step-started", "waiting",
+					     "step-ended" };
+	size_t n = 0;
+
+	out[0] = '\0';
+	if (bits == CMH_KIND_BIT_ALL) {
+		snprintf(out, size, "all");
+		return;
+	}
+	for (unsigned i = 0; i < 5; i++)
+		if (bits & (1u << i))
+			n += (size_t)snprintf(out + n, n < size ? size - n : 0, "%s%s",
+					      n ? "," : "", names[i]);
+}
+
+/* The effective value of one setting as text; secrets are never shown. */
+static void format_setting(const struct cmh_config *cfg, const struct setting *st, char *out,
+			   size_t size)
+{
+	static const char *const teams[] = { "auto", "messagecard", "adaptivecard" };
+	static const char *const levels[] = { "error", "warn", "info", "debug" };
+	const char *s;
+
+	switch (st->type) {
+	case T_SECRET:
+	case T_SECRET_FILE:
+		snprintf(out, size, "%s", cmh_secret_is_set(CFIELD(cfg, st, struct cmh_secret)) ?
+			 "<redacted>" : "");
+		return;
+	case T_PORT:
+		snprintf(out, size, "%u", *CFIELD(cfg, st, uint16_t));
+		return;
+	case T_DURATION:
+		format_ms(*CFIELD(cfg, st, uint64_t), out, size);
+		return;
+	case T_SIZE:
+		format_size(*CFIELD(cfg, st, uint64_t), out, size);
+		return;
+	case T_BOOL:
+		snprintf(out, size, "%s", *CFIELD(cfg, st, bool) ? "on" : "off");
+		return;
+	case T_TEAMS_FORMAT:
+		snprintf(out, size, "%s", teams[*CFIELD(cfg, st, enum cmh_teams_format) % 3]);
+		return;
+	case T_LOG_LEVEL:
+		snprintf(out, size, "%s", levels[*CFIELD(cfg, st, enum cmh_log_level) & 3]);
+		return;
+	case T_KINDS:
+		format_kinds(*CFIELD(cfg, st, unsigned), out, size);
+		return;
+	default:
+		s = *CFIELD(cfg, st, char *);
+		snprintf(out, size, "%s", !s ? "" : (st->flags & F_SECRET) && *s ? "<redacted>" : s);
+		return;
+	}
+}
+
+void cmh_config_dump(const struct cmh_config *cfg, cmh_config_dump_fn fn, void *ud)
+{
+	char value[1024];
+
+	for (size_t i = 0; i < N_SETTINGS; i++) {
+		const struct setting *st = &settings[i];
+
+		/* CLIENT_SECRET_FILE shares CLIENT_SECRET's field: show it once. */
+		if (st->type == T_SECRET_FILE)
+			continue;
+		format_setting(cfg, st, value, sizeof(value));
+		fn(st->key, value, ud);
+	}
 }

@@ -120,10 +120,18 @@ CMH_MUST_CHECK enum cmh_err cmh_config_require(const struct cmh_config *cfg, uns
 /* Free everything; wipes the secret. Safe on a zeroed or released struct. */
 void cmh_config_release(struct cmh_config *cfg);
 
+/*
+ * The effective settings, one call per key in table order, for `cmhook
+ * config`: secrets and channel URLs appear as "<redacted>" when set.
+ */
+typedef void (*cmh_config_dump_fn)(const char *key, const char *value, void *ud);
+void cmh_config_dump(const struct cmh_config *cfg, cmh_config_dump_fn fn, void *ud);
+
 /* One row per key of the table, for `--help`, docs and the README check. */
 struct cmh_config_key_doc {
 	const char *key;
 	const char *default_text;   /* as shown to users, "" for none */
+	bool default_is_value;      /* default_text is a value (code), not prose */
 	const char *meaning;
 };
 const struct cmh_config_key_doc *cmh_config_docs(size_t *ret_count);

@@ -21,6 +21,11 @@ static const char *const reject_names[CMH_REJECT_REASON_COUNT] = {
 	"journal",
 };
 
+static const char *const channel_names[] = { "slack", "teams", "webhook", "other" };
+#define N_CHANNELS (sizeof(channel_names) / sizeof(channel_names[0]))
+static const char *const result_names[] = { "done", "retry", "failed" };
+#define N_RESULTS (sizeof(result_names) / sizeof(result_names[0]))
+
 /* Acknowledgement latency buckets, in microseconds (upper bounds). */
 static const uint64_t ack_bounds_us[] = { 250, 500, 1000, 2000, 5000, 10000, 25000, 50000,
 					  100000, 250000, 1000000, 5000000 };
@@ -32,6 +37,7 @@ struct cmh_metrics {
 	atomic_uint_fast64_t duplicates;
 	atomic_uint_fast64_t rejects[CMH_REJECT_REASON_COUNT];
 	atomic_uint_fast64_t ack_buckets[N_BUCKETS + 1];
+	atomic_uint_fast64_t deliveries[N_CHANNELS][N_RESULTS];
 	atomic_uint_fast64_t ack_count;
 	atomic_uint_fast64_t ack_sum_us;
 };
@@ -82,6 +88,24 @@ void cmh_metrics_count_reject(struct cmh_metrics *m, enum cmh_reject_reason reas
 		atomic_fetch_add(&m->rejects[reason], 1);
 }
 
+static size_t index_of(const char *const *names, size_t n, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < n - 1 && strcmp(names[i], name) != 0; i++)
+		;
+	return i;
+}
+
+void cmh_metrics_count_delivery(struct cmh_metrics *m, const char *channel, const char *result)
+{
+	size_t c = index_of(channel_names, N_CHANNELS, channel);
+	size_t r = index_of(result_names, N_RESULTS, result);
+
+	if (strcmp(result_names[r], result) == 0)
+		atomic_fetch_add(&m->deliveries[c][r], 1);
+}
+
 void cmh_metrics_observe_ack(struct cmh_metrics *m, uint64_t micros)
 {
 	size_t i;
@@ -120,6 +144,13 @@ static enum cmh_err render_counters(struct cmh_metrics *m, struct cmh_buf *out)
 	for (size_t i = 0; i < CMH_REJECT_REASON_COUNT; i++)
 		ADDF("cmhook_rejected_total{reason=\"%s\"} %llu\n", reject_names[i],
 		     (unsigned long long)atomic_load(&m->rejects[i]));
+	ADDF("# HELP cmhook_deliveries_total Delivery attempts to channels, by result.\n"
+	     "# TYPE cmhook_deliveries_total counter\n");
+	for (size_t c = 0; c < N_CHANNELS; c++)
+		for (size_t r = 0; r < N_RESULTS; r++)
+			ADDF("cmhook_deliveries_total{channel=\"%s\",result=\"%s\"} %llu\n",
+			     channel_names[c], result_names[r],
+			     (unsigned long long)atomic_load(&m->deliveries[c][r]));
 	return CMH_OK;
 }
 

@@ -33,6 +33,9 @@ void cmh_metrics_count_request(struct cmh_metrics *m, unsigned status);
 void cmh_metrics_count_event(struct cmh_metrics *m, const char *kind_name);
 void cmh_metrics_count_duplicate(struct cmh_metrics *m);
 void cmh_metrics_count_reject(struct cmh_metrics *m, enum cmh_reject_reason reason);
+/* A delivery attempt: channel "slack", "teams", "webhook"; result "done",
+ * "retry", "failed". Other names are counted under "other". */
+void cmh_metrics_count_delivery(struct cmh_metrics *m, const char *channel, const char *result);
 /* Time from the end of the request body to the acknowledgement, microseconds. */
 void cmh_metrics_observe_ack(struct cmh_metrics *m, uint64_t micros);
 

@@ -289,7 +289,8 @@ static enum cmh_err add_clean(struct cmh_buf *b, const char *s, size_t max)
 
 bool cmh_notify_link_ok(const char *link)
 {
-	if (!link || (strncmp(link, "https://", 8) != 0 && strncmp(link, "http://", 7) != 0))
+	if (!link || (strncmp(link, "https://", 8) != 0 && strncmp(link, "http://", 7) != 0) ||
+	    strlen(link) > CMH_NOTIFY_MAX_LINK)
 		return false;
 	for (const unsigned char *p = (const unsigned char *)link; *p; p++) {
 		if (*p <= ' ' || *p >= 0x7f || strchr("<>|\"\\`{}^", *p))

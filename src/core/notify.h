@@ -40,6 +40,8 @@ enum cmh_channel_kind {
 #define CMH_NOTIFY_MAX_WEBHOOK_STR 1024
 /* The waiting reason in chat payloads (bytes). */
 #define CMH_NOTIFY_MAX_REASON      500
+/* Longest deep link we put in a payload (bytes). */
+#define CMH_NOTIFY_MAX_LINK        2048
 /* Bytes of a channel's answer quoted in a failure reason. */
 #define CMH_NOTIFY_REASON_BODY     200
 /* At most one channel per kind of setting: Slack, Teams, generic webhook. */
@@ -195,7 +197,7 @@ void cmh_notify_json_put(struct json_t *obj, const char *key, struct json_t *val
 void cmh_notify_json_push(struct json_t *arr, struct json_t *val, enum cmh_err *err);
 
 /* True when link is safe to put in a payload: http(s), printable ASCII,
- * none of the bytes space < > | " \ ` { } ^. */
+ * none of the bytes space < > | " \ ` { } ^, at most CMH_NOTIFY_MAX_LINK bytes. */
 bool cmh_notify_link_ok(const char *link);
 
 /* "Open execution N in Cloud Manager", or "Open in Cloud Manager" without an id. */

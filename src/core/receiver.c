@@ -139,6 +139,8 @@ static void on_committed(enum cmh_err err, const bool *inserted, size_t n, void 
 	}
 	answer(r, p->x, 200, "ok", 0);
 	pending_ack_free(p);
+	if (r->d.on_journaled)
+		r->d.on_journaled(r->d.on_journaled_ud);
 }
 
 static enum cmh_err build_entries(struct pending_ack *p, const char *body, size_t len)

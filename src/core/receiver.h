@@ -28,6 +28,10 @@ struct cmh_receiver_deps {
 	struct cmh_journal *journal;
 	struct cmh_keycache *keys;     /* NULL when SIGNATURE_VERIFY=off */
 	struct cmh_metrics *metrics;
+	/* Called (on the journal's committer thread) after new events were
+	 * journaled, to wake the workers; may be NULL. */
+	void (*on_journaled)(void *ud);
+	void *on_journaled_ud;
 };
 
 CMH_MUST_CHECK enum cmh_err cmh_receiver_new(const struct cmh_receiver_deps *deps,
