@@ -62,42 +62,14 @@ const char *cmh_notify_result_name(enum cmh_notify_result r)
 
 /* ---- channels ------------------------------------------------------------ */
 
-/*
- * url.c refuses '@' anywhere in a URL (it decides where credentials go), but
- * legacy Teams connector paths contain "<group>@<tenant>". The host is all we
- * want here, so '@' after the authority is percent-encoded first; an '@' in
- * the authority (userinfo) stays and is still refused.
- */
+/* The channel URL's host; "outlook.office.com." names the same host. */
 static enum cmh_err url_host(const char *url, struct cmh_buf *host)
 {
-	struct cmh_buf copy, origin;
-	const char *auth = url ? strstr(url, "://") : NULL;
-	const char *rest = auth ? strpbrk(auth + 3, "/?") : NULL;
-	const char *h;
-	enum cmh_err err;
+	enum cmh_err err = cmh_url_host(url, host);
 
-	if (!url)
-		return CMH_ERR_PARSE;
-	cmh_buf_init(&copy, 16 * 1024);
-	cmh_buf_init(&origin, CMH_BUF_MAX_SMALL);
-	err = cmh_buf_add(&copy, url, rest ? (size_t)(rest - url) : strlen(url));
-	for (const char *p = rest; p && *p && !err; p++)
-		err = *p == '@' ? cmh_buf_adds(&copy, "%40") : cmh_buf_addch(&copy, *p);
-	if (!err)
-		err = cmh_url_origin(copy.data, &origin);
-	if (err)
-		goto out;
-	/* origin is "scheme://host:port" with the port always present. */
-	h = strstr(origin.data, "://") + 3;
-	cmh_buf_reset(host);
-	err = cmh_buf_add(host, h, (size_t)(strrchr(h, ':') - h));
-	/* "outlook.office.com." names the same host. */
 	if (!err && host->len && host->data[host->len - 1] == '.')
 		host->data[--host->len] = '\0';
-out:
-	cmh_buf_release(&copy);
-	cmh_buf_release(&origin);
-	return err == CMH_ERR_NOMEM ? err : err ? CMH_ERR_PARSE : CMH_OK;
+	return err;
 }
 
 static bool ends_with(const char *s, const char *suffix)
@@ -404,12 +376,12 @@ enum cmh_err cmh_notify_summary(const struct cmh_message *m, struct cmh_buf *out
 	enum cmh_err err = cmh_notify_headline(m, out);
 
 	if (!err && is_set(pipeline)) {
-		err = cmh_buf_adds(out, ": ");
+		err = cmh_buf_adds(out, " \xe2\x80\x94 ");   /* em dash: headlines hold colons */
 		if (!err)
 			err = add_clean(out, pipeline, CMH_NOTIFY_MAX_NAME);
 	}
 	if (!err && is_set(program)) {
-		err = cmh_buf_adds(out, is_set(pipeline) ? " (" : ": ");
+		err = cmh_buf_adds(out, is_set(pipeline) ? " (" : " \xe2\x80\x94 ");
 		if (!err)
 			err = add_clean(out, program, CMH_NOTIFY_MAX_NAME);
 		if (!err && is_set(pipeline))
@@ -607,9 +579,9 @@ static void verdict_init(struct cmh_notify_verdict *v, enum cmh_notify_result r,
 	v->reason[0] = '\0';
 }
 
-/* Append s (n bytes) with everything outside printable ASCII as \xNN; stops
- * quietly when b is full. */
-static void add_escaped(struct cmh_buf *b, const char *s, size_t n)
+/* Append s (n bytes) with everything outside printable ASCII as \xNN.
+ * Returns false when b filled up before the end. */
+static bool add_escaped(struct cmh_buf *b, const char *s, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)s[i];
@@ -617,8 +589,9 @@ static void add_escaped(struct cmh_buf *b, const char *s, size_t n)
 			? cmh_buf_addf(b, "\\x%02x", c) : cmh_buf_addch(b, (char)c);
 
 		if (err)
-			return;
+			return false;
 	}
+	return true;
 }
 
 static void set_reason(struct cmh_notify_verdict *v, const char *what, const char *body,
@@ -626,16 +599,17 @@ static void set_reason(struct cmh_notify_verdict *v, const char *what, const cha
 {
 	struct cmh_buf b;
 	size_t n = len < CMH_NOTIFY_REASON_BODY ? len : CMH_NOTIFY_REASON_BODY;
+	bool complete = true;
 
+	/* Leave room for the "..." that marks a cut. */
 	cmh_buf_init(&b, sizeof(v->reason) - 4);
 	(void)!cmh_buf_adds(&b, what);
 	if (n) {
 		(void)!cmh_buf_adds(&b, ": ");
-		add_escaped(&b, body, n);
+		complete = add_escaped(&b, body, n);
 	}
-	if (len > n || b.len == b.max)
-		(void)!cmh_buf_adds(&b, "...");
-	snprintf(v->reason, sizeof(v->reason), "%s", b.data);
+	snprintf(v->reason, sizeof(v->reason), "%s%s", b.data,
+		 complete && len == n ? "" : "...");
 	cmh_buf_release(&b);
 }
 
@@ -694,14 +668,19 @@ void cmh_notify_classify(enum cmh_channel_kind kind, long status, const char *bo
 
 /* ---- sending ------------------------------------------------------------- */
 
-/* The pieces of url after its authority that could identify it: path
- * segments, query names and values (at least MIN_SECRET_PIECE bytes). */
+/* The parts of url after its authority that could identify it, longest
+ * first: all of it, then path segments, query names and values (at least
+ * MIN_SECRET_PIECE bytes; shorter ones are too common to redact). */
 static size_t secret_pieces(const char *url, const char *pieces[], size_t lens[])
 {
 	const char *p = url ? strstr(url, "://") : NULL;
 	size_t n = 0;
 
 	p = p ? strpbrk(p + 3, "/?") : NULL;
+	if (p && strlen(p) >= MIN_SECRET_PIECE) {
+		pieces[n] = p;
+		lens[n++] = strlen(p);
+	}
 	while (p && *p && n < MAX_SECRET_PIECES) {
 		size_t len;
 
@@ -712,6 +691,18 @@ static size_t secret_pieces(const char *url, const char *pieces[], size_t lens[]
 			lens[n++] = len;
 		}
 		p += len;
+	}
+	/* Longest first, so that a piece is never half-replaced by a shorter one. */
+	for (size_t i = 1; i < n; i++) {
+		for (size_t j = i; j > 0 && lens[j] > lens[j - 1]; j--) {
+			const char *tp = pieces[j];
+			size_t tl = lens[j];
+
+			pieces[j] = pieces[j - 1];
+			lens[j] = lens[j - 1];
+			pieces[j - 1] = tp;
+			lens[j - 1] = tl;
+		}
 	}
 	return n;
 }

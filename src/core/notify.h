@@ -204,7 +204,7 @@ bool cmh_notify_link_ok(const char *link);
 CMH_MUST_CHECK enum cmh_err cmh_notify_link_label(const struct cmh_message *m,
 	struct cmh_buf *out);
 
-/* One line: "<headline>: <pipeline> (<program>)", parts omitted when unknown. */
+/* One line: "<headline> — <pipeline> (<program>)", parts omitted when unknown. */
 CMH_MUST_CHECK enum cmh_err cmh_notify_summary(const struct cmh_message *m, struct cmh_buf *out);
 
 /* The renderers, one per file. *ret gets a new reference. */

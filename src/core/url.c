@@ -33,6 +33,15 @@ static bool part_present(CURLU *h, CURLUPart part)
 	return rc == CURLUE_OK;
 }
 
+/* Is there an '@' between "scheme://" and the first '/', '?' or end? */
+static bool authority_has_at(const char *url)
+{
+	const char *p = strstr(url, "://");
+
+	p = p ? p + 3 : url;
+	return memchr(p, '@', strcspn(p, "/?")) != NULL;
+}
+
 /*
  * Parse url into a new handle, enforcing the policy above. Returns
  * CMH_ERR_PARSE with a short reason (never the URL itself: it may hold a
@@ -61,10 +70,12 @@ static enum cmh_err strict_parse(const char *url, CURLU **ret, const char **ret_
 		goto out;
 	}
 	if (part_present(h, CURLUPART_USER) || part_present(h, CURLUPART_PASSWORD) ||
-	    part_present(h, CURLUPART_OPTIONS) || strchr(url, '@')) {
-		/* '@' anywhere is refused too: in a path it is legal but it is the
-		 * classic way to make a URL look like it goes somewhere else. */
-		*ret_why = "URL has userinfo or '@'";
+	    part_present(h, CURLUPART_OPTIONS) || authority_has_at(url)) {
+		/* An '@' before the path is refused even where a parser would not
+		 * see userinfo: it is the classic way to make a URL look like it
+		 * goes somewhere else. In the path it is legal (Teams connector
+		 * URLs carry <group>@<tenant>). */
+		*ret_why = "URL has userinfo or '@' before the path";
 		goto out;
 	}
 	if (part_present(h, CURLUPART_FRAGMENT) || strchr(url, '#')) {
@@ -231,4 +242,25 @@ void cmh_url_redact(const char *url, struct cmh_buf *out)
 		(void)!cmh_buf_adds(out, "<invalid URL>");
 	curl_free(s);
 	curl_url_cleanup(h);
+}
+
+enum cmh_err cmh_url_host(const char *url, struct cmh_buf *out)
+{
+	const char *why;
+	CURLU *h = NULL;
+	char *host = NULL;
+	enum cmh_err err = strict_parse(url, &h, &why);
+
+	if (err)
+		return err;
+	err = CMH_ERR_PARSE;
+	if (curl_url_get(h, CURLUPART_HOST, &host, 0) == CURLUE_OK) {
+		for (char *p = host; *p; p++)
+			*p = (char)(*p >= 'A' && *p <= 'Z' ? *p + 32 : *p);
+		cmh_buf_reset(out);
+		err = cmh_buf_adds(out, host);
+	}
+	curl_free(host);
+	curl_url_cleanup(h);
+	return err;
 }

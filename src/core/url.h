@@ -17,6 +17,10 @@
  * userinfo. */
 CMH_MUST_CHECK enum cmh_err cmh_url_origin(const char *url, struct cmh_buf *out);
 
+/* The host of url, lowercased (IPv6 in brackets), under the same rules as
+ * cmh_url_origin(). */
+CMH_MUST_CHECK enum cmh_err cmh_url_host(const char *url, struct cmh_buf *out);
+
 /* True when both parse and have the same origin. */
 bool cmh_url_same_origin(const char *a, const char *b);
 

@@ -27,6 +27,11 @@ static void test_url_origin_table(void **state)
 		{ "https://a.b:99999/", NULL },
 		{ "https://user@a.b/", NULL },
 		{ "https://user:pw@a.b/", NULL },
+		{ "https://a.b@evil.c/", NULL },
+		{ "https://a.b?@evil.c/", "https://a.b:443" },
+		/* Teams connector URLs carry <group>@<tenant> in the path. */
+		{ "https://outlook.office.com/webhook/g-1@t-2/IncomingWebhook/abc/def",
+		  "https://outlook.office.com:443" },
 		{ "https://a.b/#frag", NULL },
 		{ "https://a.b/x y", NULL },
 		{ "https://a.b/\\x", NULL },
