@@ -21,10 +21,19 @@
 #include "message.h"
 #include "metrics.h"
 #include "parse.h"
+#include "ratelimit.h"
 #include "retry.h"
+
+/* The services' published rates (notification-targets.md): Slack about one
+ * message per second with short bursts, Teams connectors 4 per second. */
+struct cmh_worker_pacing {
+	pthread_mutex_t lock;
+	struct cmh_ratelimit limits[CMH_NOTIFY_MAX_CHANNELS];
+};
 
 struct cmh_workers {
 	struct cmh_worker_deps deps;
+	struct cmh_worker_pacing pacing;
 	pthread_mutex_t lock;
 	pthread_cond_t cv;
 	uint64_t generation;      /* bumped by every kick */
@@ -73,10 +82,50 @@ static void note_reason(struct outcome *o, const char *channel, const char *reas
 	snprintf(o->reason, sizeof(o->reason), "%s: %s", channel, reason);
 }
 
-static void deliver_one(const struct cmh_worker_deps *d, const struct cmh_channel *ch,
+static void pacing_init(struct cmh_worker_pacing *p, const struct cmh_worker_deps *d)
+{
+	int64_t now = cmh_clock_realtime_ms(NULL);
+
+	pthread_mutex_init(&p->lock, NULL);
+	for (size_t i = 0; i < d->n_channels; i++) {
+		switch (d->channels[i].kind) {
+		case CMH_CHANNEL_SLACK:
+			cmh_ratelimit_init(&p->limits[i], 1000, 5, now);
+			break;
+		case CMH_CHANNEL_TEAMS_MESSAGECARD:
+		case CMH_CHANNEL_TEAMS_ADAPTIVECARD:
+			cmh_ratelimit_init(&p->limits[i], 250, 4, now);
+			break;
+		default:
+			cmh_ratelimit_init(&p->limits[i], 0, 1, now);
+			break;
+		}
+	}
+}
+
+/* Wait (in this worker thread) until channel i may be sent to. */
+static void pace(struct cmh_worker_pacing *p, size_t i)
+{
+	int64_t wait_ms;
+
+	if (!p)
+		return;
+	for (;;) {
+		pthread_mutex_lock(&p->lock);
+		wait_ms = cmh_ratelimit_take(&p->limits[i], cmh_clock_realtime_ms(NULL));
+		pthread_mutex_unlock(&p->lock);
+		if (!wait_ms)
+			return;
+		struct timespec ts = { wait_ms / 1000, (long)(wait_ms % 1000) * 1000000L };
+		nanosleep(&ts, NULL);
+	}
+}
+
+static void deliver_one(const struct cmh_worker_deps *d, size_t ch_index,
 			const struct cmh_journal_event *ev, const struct cmh_message *m,
 			int64_t now, struct outcome *o)
 {
+	const struct cmh_channel *ch = &d->channels[ch_index];
 	const char *name = cmh_notify_channel_name(ch->kind);
 	struct cmh_journal_delivery del;
 	struct cmh_notify_verdict v;
@@ -100,6 +149,7 @@ static void deliver_one(const struct cmh_worker_deps *d, const struct cmh_channe
 		retry_at(o, del.next_attempt_at_ms);
 		return;
 	}
+	pace(d->pacing, ch_index);
 	cmh_notify_send(ch->kind, ch->url, m, (long)d->cfg->http_timeout_ms, &v);
 	if (d->metrics)
 		cmh_metrics_count_delivery(d->metrics, name, cmh_notify_result_name(v.result));
@@ -141,7 +191,7 @@ static void deliver_all(const struct cmh_worker_deps *d, const struct cmh_journa
 	struct outcome o = { 0 };
 
 	for (size_t i = 0; i < d->n_channels; i++)
-		deliver_one(d, &d->channels[i], ev, m, now, &o);
+		deliver_one(d, i, ev, m, now, &o);
 	if (o.pending)
 		finish(d, ev->event_id, CMH_JOURNAL_PENDING, o.next_at, o.reason);
 	else if (o.failed)
@@ -278,6 +328,8 @@ enum cmh_err cmh_workers_start(const struct cmh_worker_deps *deps, struct cmh_wo
 	if (!w)
 		return CMH_ERR_NOMEM;
 	w->deps = *deps;
+	pacing_init(&w->pacing, deps);
+	w->deps.pacing = &w->pacing;
 	pthread_mutex_init(&w->lock, NULL);
 	pthread_cond_init(&w->cv, NULL);
 	w->threads = calloc(n, sizeof(*w->threads));
@@ -306,6 +358,7 @@ void cmh_workers_stop(struct cmh_workers *w)
 	for (unsigned i = 0; i < w->n_threads; i++)
 		pthread_join(w->threads[i], NULL);
 	free(w->threads);
+	pthread_mutex_destroy(&w->pacing.lock);
 	pthread_cond_destroy(&w->cv);
 	pthread_mutex_destroy(&w->lock);
 	free(w);

@@ -24,6 +24,7 @@ struct cmh_journal;
 struct cmh_journal_event;
 struct cmh_metrics;
 struct cmh_workers;
+struct cmh_worker_pacing;
 
 #define CMH_WORKER_THREADS 4
 /* An "ended" event whose execution still shows as running is re-read after
@@ -41,6 +42,9 @@ struct cmh_worker_deps {
 	struct cmh_channel channels[CMH_NOTIFY_MAX_CHANNELS];
 	size_t n_channels;
 	unsigned threads;                           /* 0: CMH_WORKER_THREADS */
+	/* Per-channel rate limits, shared by the threads; set by
+	 * cmh_workers_start(). NULL: no pacing. */
+	struct cmh_worker_pacing *pacing;
 };
 
 CMH_MUST_CHECK enum cmh_err cmh_workers_start(const struct cmh_worker_deps *deps,
