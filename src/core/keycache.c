@@ -417,10 +417,14 @@ static enum cmh_err authenticate(struct cmh_keycache *kc, bool cached_only,
 	}
 	cmh_buf_init(&m1, CMH_BUF_MAX_ERRMSG / 2);
 	cmh_buf_init(&m2, CMH_BUF_MAX_ERRMSG / 2);
-	/* Key 2 is only looked at when pair 1 did not verify. */
+	/* Key 2 is only looked at when pair 1 did not verify. Both keys live on
+	 * the same host: when fetching key 1 timed out, another fetch would
+	 * spend the rest of Adobe's 10 s, so key 2 is then used only if cached
+	 * (a fast failure, such as a 503, still lets key 2 be tried). */
 	e1 = check_pair(kc, cached_only, body, len, sig1, key1_path, &m1);
 	if (e1 != CMH_OK)
-		e2 = check_pair(kc, cached_only, body, len, sig2, key2_path, &m2);
+		e2 = check_pair(kc, cached_only || e1 == CMH_ERR_TIMEOUT, body, len, sig2,
+				key2_path, &m2);
 	if (e1 != CMH_OK && e2 != CMH_OK) {
 		cmh_errf(errmsg, "signature 1: %s; signature 2: %s", m1.data, m2.data);
 		e1 = worse(e1, e2);

@@ -580,6 +580,12 @@ static void test_keycache_authenticate_fetch_failures(void **state)
 	fx->fake.fail = CMH_ERR_UPSTREAM;
 	assert_int_equal(cmh_keycache_authenticate(fx->kc, body, BODY_LEN, "AAAA", PATH_A, "AAAA",
 						   PATH_C, NULL), CMH_ERR_UPSTREAM);
+	/* Key 1 timed out: key 2 is not fetched (Adobe's 10 s would run out). */
+	fx->fake.fail = CMH_ERR_TIMEOUT;
+	int before = fake_calls(&fx->fake);
+	assert_int_equal(cmh_keycache_authenticate(fx->kc, body, BODY_LEN, "AAAA", PATH_A, "AAAA",
+						   PATH_C, NULL), CMH_ERR_TIMEOUT);
+	assert_int_equal(fake_calls(&fx->fake), before + 1);
 	/* Key 1 definitely missing (404), pair 2 bad: not authentic (401). */
 	fx->fake.fail = CMH_ERR_NOT_FOUND;
 	fx->fake.fail_suffix = PATH_A;

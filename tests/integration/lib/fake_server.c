@@ -14,6 +14,7 @@
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -402,6 +403,21 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 
 /* ---- lifecycle ------------------------------------------------------------ */
 
+/*
+ * MHD's error log, minus the line it prints whenever a handler refuses to
+ * answer: that is how "hang", "drop" and a delay cut short by fake_stop()
+ * close their connections on purpose.
+ */
+static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	char msg[512];
+
+	(void)vsnprintf(msg, sizeof(msg), fmt, ap);
+	if (strstr(msg, "Application reported internal error") != NULL)
+		return;
+	fprintf(stderr, "fake_server: %s", msg);
+}
+
 struct fake_server *fake_start(void)
 {
 	struct fake_server *f = tmp_xmalloc(sizeof(*f));
@@ -420,6 +436,8 @@ struct fake_server *fake_start(void)
 		MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
 			MHD_USE_ERROR_LOG,
 		0, NULL, NULL, on_request, f,
+		/* First, or MHD logs the options before it with its own logger. */
+		MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, f,
 		MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
 		MHD_OPTION_URI_LOG_CALLBACK, on_uri, f,
 		MHD_OPTION_NOTIFY_COMPLETED, on_completed, f,

@@ -467,6 +467,11 @@ bool run_bg_wait(struct run_bg *bg, unsigned timeout_ms, int *ret_exit_code)
 	return bg->reaped;
 }
 
+const char *run_bg_err_path(const struct run_bg *bg)
+{
+	return bg->err_path;
+}
+
 char *run_bg_stderr(const struct run_bg *bg)
 {
 	char *s = tmp_read(bg->err_path, NULL);

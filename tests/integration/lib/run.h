@@ -96,6 +96,8 @@ bool run_bg_signal(struct run_bg *bg, int sig);
 bool run_bg_wait(struct run_bg *bg, unsigned timeout_ms, int *ret_exit_code);
 /* Wait up to timeout_ms until the stderr file contains needle (polled every 20 ms). */
 bool run_bg_wait_stderr(struct run_bg *bg, const char *needle, unsigned timeout_ms);
+/* The path of the stderr file (owned by bg). */
+const char *run_bg_err_path(const struct run_bg *bg);
 /* The current content of the stderr file; free() it. */
 char *run_bg_stderr(const struct run_bg *bg);
 /* SIGKILL the process if it is still running, reap it and free bg. NULL is fine. */

@@ -47,6 +47,9 @@ char *tmp_read(const char *path, size_t *ret_len);
 /* The mode bits (& 07777) of path, or -1 when it does not exist. */
 int tmp_mode(const char *path);
 
+/* A random version-4 UUID, lowercase, NUL-terminated (event ids, key paths). */
+void tmp_uuid(char out[37]);
+
 /* malloc/strdup/asprintf that abort on failure. */
 void *tmp_xmalloc(size_t n);
 char *tmp_xstrdup(const char *s);
