@@ -268,8 +268,7 @@ static enum cmh_err parse_event(const json_t *el, const char *api_base,
 	if (ev->published && cmh_parse_time_ms(ev->published, &ms) == CMH_OK)
 		ev->published_ms = ms;
 	ev->object_url_ok = cmh_webhook_object_url_ok(api_base, ev->kind, ev->object_url);
-	ev->json = json_dumps(el, JSON_COMPACT);
-	return ev->json ? CMH_OK : CMH_ERR_NOMEM;
+	return CMH_OK;
 }
 
 static bool is_cloudevent(const json_t *el)
@@ -378,7 +377,6 @@ static void event_release(struct cmh_webhook_event *ev)
 	free(ev->urn);
 	free(ev->object_url);
 	free(ev->published);
-	free(ev->json);
 }
 
 void cmh_webhook_delivery_release(struct cmh_webhook_delivery *d)

@@ -51,7 +51,6 @@ struct cmh_webhook_event {
 	char *published;           /* event["activitystreams:published"], NULL when absent */
 	int64_t published_ms;      /* parsed published, -1 when absent or unparseable */
 	bool object_url_ok;        /* cmh_webhook_object_url_ok(api_base, kind, object_url) */
-	char *json;                /* the element re-serialised (compact JSON), never NULL */
 };
 
 enum cmh_webhook_body_kind {

@@ -26,25 +26,14 @@ static bool same(const char *a, const char *b)
 
 static void check_event(const struct cmh_webhook_event *ev)
 {
-	struct cmh_webhook_delivery again;
-	const struct cmh_webhook_event *e2;
-
 	if (!ev->event_id || !*ev->event_id || strlen(ev->event_id) > CMH_WEBHOOK_MAX_ID_LEN ||
-	    !ev->json || ev->kind > CMH_KIND_OTHER)
+	    ev->kind > CMH_KIND_OTHER)
 		abort();
 	if (ev->object_url_ok != cmh_webhook_object_url_ok(API, ev->kind, ev->object_url))
 		abort();
 	if (ev->object_url_ok && ev->kind == CMH_KIND_OTHER)
 		abort();
 	(void)cmh_event_kind_name(ev->kind);
-	if (cmh_webhook_parse(ev->json, strlen(ev->json), API, &again, NULL) != CMH_OK)
-		abort();
-	e2 = &again.events[0];
-	if (again.n_events != 1 || !same(e2->event_id, ev->event_id) ||
-	    !same(e2->recipient, ev->recipient) || e2->kind != ev->kind ||
-	    !same(e2->object_url, ev->object_url) || strcmp(e2->json, ev->json) != 0)
-		abort();
-	cmh_webhook_delivery_release(&again);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

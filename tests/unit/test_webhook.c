@@ -173,8 +173,6 @@ static const struct example examples[] = {
 static void check_event(const struct cmh_webhook_event *ev, const struct example *ex,
 	const char *body)
 {
-	json_t *orig, *again;
-
 	assert_int_equal(ev->kind, ex->kind);
 	assert_string_equal(ev->event_id, ex->event_id);
 	if (ex->recipient)
@@ -186,18 +184,6 @@ static void check_event(const struct cmh_webhook_event *ev, const struct example
 	assert_true(ev->object_url_ok);
 	assert_string_equal(ev->published, ex->published);
 	assert_true(ev->published_ms > 1600000000000LL);
-	/* The stored element is the same JSON as the body's object. */
-	orig = json_loads(body, 0, NULL);
-	again = json_loads(ev->json, 0, NULL);
-	assert_non_null(orig);
-	assert_non_null(again);
-	if (json_is_array(orig))
-		assert_true(json_equal(json_array_get(orig, 0), again) ||
-			    json_equal(json_array_get(orig, 1), again));
-	else
-		assert_true(json_equal(orig, again));
-	json_decref(orig);
-	json_decref(again);
 }
 
 static void test_webhook_parses_reference_examples(void **state)
@@ -232,7 +218,6 @@ static void test_webhook_parses_batch_of_two(void **state)
 	assert_int_equal(d.n_events, 2);
 	check_event(&d.events[0], &examples[3], body);
 	check_event(&d.events[1], &examples[4], body);
-	assert_string_not_equal(d.events[0].json, d.events[1].json);
 	assert_int_equal(cmh_webhook_check_recipient(&d, CLIENT, NULL), CMH_OK);
 	cmh_webhook_delivery_release(&d);
 	free(body);
