@@ -8,7 +8,7 @@ DESTDIR     ?=
 JOBS        ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?=
 
-.PHONY: all bootstrap build run test test-unit test-asan fuzz-smoke install clean
+.PHONY: all bootstrap build run test test-unit test-asan fuzz-smoke install clean bench robustness
 
 all: build
 
@@ -21,9 +21,19 @@ $(BUILD)/CMakeCache.txt:
 build: bootstrap $(BUILD)/CMakeCache.txt
 	@cmake --build $(BUILD) -j$(JOBS)
 
-# Runs the daemon in the foreground with ./.env (Ctrl-C stops it).
+# With credentials in ./.env (or the environment): the daemon in the foreground
+# (Ctrl-C stops it). Without: `cmhook demo`, which needs none and shows what the
+# channels would receive, then how to configure the real thing.
 run: build
-	./$(BUILD)/cmhook serve
+	@if ./$(BUILD)/cmhook check --config-only >/dev/null 2>&1; then \
+		exec ./$(BUILD)/cmhook serve; \
+	fi; \
+	echo "make run: no complete configuration (CLIENT_ID, CLIENT_SECRET, SCOPES," \
+		"ORGANIZATION_ID in ./.env), so here is \`cmhook demo\` instead." >&2; \
+	./$(BUILD)/cmhook demo || exit $$?; \
+	echo; \
+	echo "Once ./.env has your credentials, \`make run\` starts \`cmhook serve\` instead" \
+		"(\`./$(BUILD)/cmhook check --config-only\` says what is missing)."
 
 # The whole suite, then again under AddressSanitizer + UndefinedBehaviorSanitizer.
 test: build
@@ -57,6 +67,18 @@ fuzz-smoke:
 			-print_final_stats=0 $$corpus $$seeds 2>$(FUZZ_BUILD)/$$f.log \
 			|| { tail -50 $(FUZZ_BUILD)/$$f.log; exit 1; }; \
 	done
+
+# $(PREFIX)/bin/cmhook, share/man/man1/cmhook.1, lib/systemd/system/cmhook.service (its
+# ExecStart= names $(PREFIX)/bin/cmhook), share/doc/cmhook/.env.example; all below $(DESTDIR).
+# Throughput, latency, memory and start-up of `cmhook serve` against fake
+# upstreams, with nginx as the ceiling (bench/RESULTS.md). Not part of `test`.
+bench:
+	@sh scripts/bench.sh
+
+# SIGKILL bursts, a channel outage, slow connections, hostile bodies (full
+# form, several minutes). CI: ROBUST_MODE=short sh scripts/robustness.sh
+robustness:
+	@ROBUST_BUILD=$(BUILD) sh scripts/robustness.sh
 
 install: build
 	DESTDIR="$(DESTDIR)" cmake --install $(BUILD) --prefix "$(PREFIX)"

@@ -21,6 +21,7 @@ static const struct cmh_cli_command *const commands[] = {
 	&cmh_cmd_events,
 	&cmh_cmd_replay,
 	&cmh_cmd_config,
+	&cmh_cmd_demo,
 };
 
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))

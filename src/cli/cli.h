@@ -28,7 +28,7 @@ struct cmh_cli_command {
 };
 
 extern const struct cmh_cli_command cmh_cmd_serve, cmh_cmd_token, cmh_cmd_check, cmh_cmd_api,
-	cmh_cmd_events, cmh_cmd_replay, cmh_cmd_config;
+	cmh_cmd_events, cmh_cmd_replay, cmh_cmd_config, cmh_cmd_demo;
 
 /*
  * Load the configuration and check that the settings `need` (enum

@@ -23,6 +23,7 @@
 #include "parse.h"
 #include "ratelimit.h"
 #include "retry.h"
+#include "url.h"
 
 /* The services' published rates (notification-targets.md): Slack about one
  * message per second with short bursts, Teams connectors 4 per second. */
@@ -82,12 +83,31 @@ static void note_reason(struct outcome *o, const char *channel, const char *reas
 	snprintf(o->reason, sizeof(o->reason), "%s: %s", channel, reason);
 }
 
+/* The limits protect remote services; a receiver on this host (a local relay,
+ * `cmhook demo`'s sinks) is the operator's own and is not paced. */
+static bool is_loopback(const char *url)
+{
+	struct cmh_buf host;
+	bool local;
+
+	cmh_buf_init(&host, CMH_BUF_MAX_SMALL);
+	local = cmh_url_host(url, &host) == CMH_OK &&
+		(strncmp(host.data, "127.", 4) == 0 || strcmp(host.data, "localhost") == 0 ||
+		 strcmp(host.data, "[::1]") == 0);
+	cmh_buf_release(&host);
+	return local;
+}
+
 static void pacing_init(struct cmh_worker_pacing *p, const struct cmh_worker_deps *d)
 {
 	int64_t now = cmh_clock_realtime_ms(NULL);
 
 	pthread_mutex_init(&p->lock, NULL);
 	for (size_t i = 0; i < d->n_channels; i++) {
+		if (is_loopback(d->channels[i].url)) {
+			cmh_ratelimit_init(&p->limits[i], 0, 1, now);
+			continue;
+		}
 		switch (d->channels[i].kind) {
 		case CMH_CHANNEL_SLACK:
 			cmh_ratelimit_init(&p->limits[i], 1000, 5, now);
