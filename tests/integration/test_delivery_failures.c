@@ -73,6 +73,7 @@ static void test_delivery_forged_object_url_untrusted(void **state)
 	assert_int_equal(fake_count(d->s->w->api, NULL, NULL), 0);
 	assert_int_equal(dfx_sink_count(&d->slack), 0);
 	fake_stop(forged);
+	dfx_stop(d);
 }
 
 /* A HAL link of a genuine resource pointing to another origin is not followed either. */
@@ -108,6 +109,7 @@ static void test_delivery_forged_hal_link_refused(void **state)
 	free(evil);
 	free(body);
 	fake_stop(forged);
+	dfx_stop(d);
 }
 
 /* ---- a permanent Slack error, then replay --------------------------------------------------- */
@@ -142,6 +144,7 @@ static void test_delivery_slack_400_then_replay(void **state)
 	req = dfx_sink_request(&d->slack, id, 1);
 	assert_non_null(req);
 	assert_int_equal(dfx_sink_answer(&d->slack, req), 200);
+	dfx_stop(d);
 }
 
 /* ---- the API: 404 is permanent, 503 is retried ----------------------------------------------- */
@@ -165,6 +168,7 @@ static void test_delivery_api_404_fails(void **state)
 	assert_int_equal(fake_count(d->s->w->api, "GET", path), 1);
 	assert_int_equal(dfx_sink_count(&d->slack), 0);
 	free(path);
+	dfx_stop(d);
 }
 
 static void test_delivery_api_503_retried(void **state)
@@ -184,6 +188,7 @@ static void test_delivery_api_503_retried(void **state)
 	assert_int_equal(fake_count(d->s->w->api, "GET", path), 2);
 	assert_int_equal(dfx_sink_count(&d->slack), 1);
 	free(path);
+	dfx_stop(d);
 }
 
 /* ---- Slack 503s: everything arrives, one execution's messages in order ------------------------- */
@@ -254,6 +259,7 @@ static void test_delivery_slack_503_then_ok_in_order(void **state)
 		assert_true(ok_seq > prev_ok_seq);
 		prev_ok_seq = ok_seq;
 	}
+	dfx_stop(d);
 }
 
 /* Slack 429 with Retry-After: 1 -> the next attempt waits at least that long. */
@@ -279,6 +285,7 @@ static void test_delivery_slack_429_retry_after(void **state)
 	/* RETRY_INITIAL is 200ms: only Retry-After explains a second or more (less 50 ms slack). */
 	if (second->at_ms - first->at_ms < 950)
 		fail_msg("retried %ld ms after a 429 with Retry-After: 1", second->at_ms - first->at_ms);
+	dfx_stop(d);
 }
 
 #define T(f) cmocka_unit_test_setup_teardown(f, dfx_setup, dfx_teardown)

@@ -61,6 +61,7 @@ static void test_delivery_ended_but_running_is_retried(void **state)
 	dfx_expect_has(msg, "1h 42m", "settled message");
 	json_decref(msg);
 	free(path);
+	dfx_stop(d);
 }
 
 #define T(f) cmocka_unit_test_setup_teardown(f, dfx_setup, dfx_teardown)

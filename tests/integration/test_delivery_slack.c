@@ -3,9 +3,10 @@
  * "execution started" becomes a Block Kit message naming program and
  * pipeline), all five kinds with NOTIFY_EVENTS=all and the default filter,
  * execution outcomes with failed step and duration, an unmistakable waiting
- * approval step, the Cloud Manager deep link, and 50 executions costing one
- * token and one program/pipeline fetch (reference/notification-targets.md
- * §1, cloudmanager-api.md §12-13, cloudmanager-events.md §3).
+ * approval step, the Cloud Manager deep link, 50 executions costing one
+ * token and one program/pipeline fetch, and Slack's pacing
+ * (reference/notification-targets.md §1, cloudmanager-api.md §12-13,
+ * cloudmanager-events.md §3).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -134,6 +135,7 @@ static void test_delivery_started_reaches_slack_signed(void **state)
 
 	assert_int_equal(fake_count(d->s->w->ims, "POST", FX_IMS_PATH), 1);
 	expect_api_headers(d);
+	dfx_stop(d);
 }
 
 /* ---- the five kinds ------------------------------------------------------------------- */
@@ -192,6 +194,7 @@ static void test_delivery_five_kinds_all(void **state)
 	}
 	json_decref(rows);
 	assert_int_equal(dfx_sink_count(&d->slack), 5);
+	dfx_stop(d);
 }
 
 /* NOTIFY_EVENTS defaults to started,waiting,ended: step starts and ends are journaled as ignored. */
@@ -230,6 +233,7 @@ static void test_delivery_default_kinds(void **state)
 		free(p1);
 		free(p2);
 	}
+	dfx_stop(d);
 }
 
 /* ---- outcomes ------------------------------------------------------------------------- */
@@ -304,6 +308,7 @@ static void test_delivery_outcomes_and_duration(void **state)
 		json_decref(msg);
 		expect_outcome_webhook(d, c, ids[i]);
 	}
+	dfx_stop(d);
 }
 
 /* ---- a waiting approval step ---------------------------------------------------------- */
@@ -339,12 +344,18 @@ static void test_delivery_waiting_approval_unmistakable(void **state)
 	assert_string_equal(dfx_json_str(hook, "step", "action", NULL), "approval");
 	assert_string_equal(dfx_json_str(hook, "step", "status", NULL), "WAITING");
 	json_decref(hook);
+	dfx_stop(d);
 }
 
 /* ---- 50 executions: one token, program and pipeline fetched once ------------------------ */
 
 #define FIFTY 50
 
+/*
+ * The generic webhook carries the messages here: Slack is paced at one
+ * message a second (its documented rate limit), which would make this a
+ * 50-second test of pacing rather than of the API traffic.
+ */
 static void test_delivery_fifty_executions_one_token(void **state)
 {
 	struct dfx *d = *state;
@@ -353,6 +364,8 @@ static void test_delivery_fifty_executions_one_token(void **state)
 	struct sv_job jobs[FIFTY];
 	json_t *rows;
 
+	dfx_no_slack(d);
+	dfx_use_hook(d);
 	for (size_t i = 0; i < FIFTY; i++) {
 		(void)snprintf(execs[i], sizeof(execs[i]), "%zu", 2100000 + i);
 		dfx_add_execution(d, execs[i], "RUNNING");
@@ -371,11 +384,11 @@ static void test_delivery_fifty_executions_one_token(void **state)
 	rows = dfx_wait_statuses(d, ids, FIFTY, "done", 3 * DFX_WAIT_MS);
 	json_decref(rows);
 
-	assert_int_equal(dfx_sink_count(&d->slack), FIFTY);
+	assert_int_equal(dfx_sink_count(&d->hook), FIFTY);
 	for (size_t i = 0; i < FIFTY; i++) {
 		char *path = dfx_execution_path(execs[i]);
 
-		assert_int_equal(dfx_sink_count_with(&d->slack, ids[i]), 1);
+		assert_int_equal(dfx_sink_count_with(&d->hook, ids[i]), 1);
 		assert_int_equal(fake_count(d->s->w->api, "GET", path), 1);
 		free(path);
 	}
@@ -386,6 +399,36 @@ static void test_delivery_fifty_executions_one_token(void **state)
 			 "fetches; want 1 each", fake_count(d->s->w->ims, "POST", FX_IMS_PATH),
 			 fake_count(d->s->w->api, "GET", DFX_PROGRAM_PATH),
 			 fake_count(d->s->w->api, "GET", DFX_PIPELINE_PATH));
+	dfx_stop(d);
+}
+
+/* Slack is paced (about 1/s after a burst of 5): a backlog arrives spaced out, complete. */
+#define NPACED 8
+
+static void test_delivery_slack_paced(void **state)
+{
+	struct dfx *d = *state;
+	char ids[NPACED][37], execs[NPACED][16];
+	const struct fake_request *first, *last;
+	json_t *rows;
+
+	for (size_t i = 0; i < NPACED; i++) {
+		(void)snprintf(execs[i], sizeof(execs[i]), "%zu", 2000030 + i);
+		dfx_add_execution(d, execs[i], "RUNNING");
+	}
+	dfx_start(d);
+	for (size_t i = 0; i < NPACED; i++)
+		dfx_post_event(d, DFX_STARTED, execs[i], NULL, NULL, ids[i]);
+	rows = dfx_wait_statuses(d, ids, NPACED, "done", DFX_WAIT_MS);
+	json_decref(rows);
+	assert_int_equal(dfx_sink_count(&d->slack), NPACED);
+	first = fake_request_nth(d->slack.f, "POST", DFX_SLACK_PATH, 0);
+	last = fake_request_nth(d->slack.f, "POST", DFX_SLACK_PATH, NPACED - 1);
+	/* Three beyond the burst of five need at least about three seconds (10 % tolerance). */
+	if (last->at_ms - first->at_ms < 2700)
+		fail_msg("%d Slack messages within %ld ms: not paced to about 1/s", NPACED,
+			 last->at_ms - first->at_ms);
+	dfx_stop(d);
 }
 
 #define T(f) cmocka_unit_test_setup_teardown(f, dfx_setup, dfx_teardown)
@@ -399,6 +442,7 @@ int main(void)
 		T(test_delivery_outcomes_and_duration),
 		T(test_delivery_waiting_approval_unmistakable),
 		T(test_delivery_fifty_executions_one_token),
+		T(test_delivery_slack_paced),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -58,7 +58,7 @@ static void test_docs_readme_config_table_matches_program(void **state)
 static void test_docs_help_lists_every_command(void **state)
 {
 	static const char *const commands[] = { "serve", "token", "check", "api", "events",
-						"replay", "config" };
+						"replay", "config", "demo" };
 	char *readme = tmp_read(CMH_SOURCE_DIR "/README.md", NULL);
 	struct run_result r;
 	struct run_env env;

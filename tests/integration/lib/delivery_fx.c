@@ -8,6 +8,7 @@
 #include "delivery_fx.h"
 
 #include <poll.h>
+#include <signal.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -257,6 +258,20 @@ void dfx_no_slack(struct dfx *d)
 void dfx_start(struct dfx *d)
 {
 	sv_start(d->s);
+}
+
+void dfx_stop(struct dfx *d)
+{
+	int code = sv_stop(d->s, SIGTERM, SV_STOP_TIMEOUT_MS);
+	char *log = sv_log(d->s);
+	bool report = strstr(log, "Sanitizer") || strstr(log, "runtime error:");
+
+	free(log);
+	if (code != 0 || report) {
+		sv_dump_log(d->s, "stop");
+		fail_msg("serve exited %d after SIGTERM%s", code,
+			 report ? " with a sanitizer report" : "");
+	}
 }
 
 /* ---- the fake Cloud Manager API -------------------------------------------------- */

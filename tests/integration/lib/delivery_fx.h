@@ -174,6 +174,11 @@ void dfx_post_event(struct dfx *d, enum dfx_kind k, const char *exec_id, const c
 
 /* Start serve with w->env (serve.h's sv_start). */
 void dfx_start(struct dfx *d);
+/*
+ * Stop serve with SIGTERM; fail unless it exits 0 within SV_STOP_TIMEOUT_MS
+ * and its log holds no sanitizer report (leaks are reported at this exit).
+ */
+void dfx_stop(struct dfx *d);
 
 /* ---- the journal ----------------------------------------------------------- */
 
