@@ -79,6 +79,7 @@ const struct cmh_cli_command cmh_cmd_config = {
 	.help =
 		"Prints KEY=value for every setting after merging ./.env (or --env FILE) with the\n"
 		"environment. CLIENT_SECRET and the channel URLs are shown as <redacted> when set.\n"
+		"\n"
 		"Options:\n"
 		"  --keys   print the table of all settings, defaults and meanings (Markdown)\n",
 };

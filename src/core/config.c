@@ -122,6 +122,12 @@ static const struct setting settings[] = {
 	  0, 0, NULL, "after this an event is given up and marked `failed`" },
 	{ "HTTP_TIMEOUT", NULL, T_DURATION, OFF(http_timeout_ms), "15s", NULL, 1, 3600 * 1000, 0,
 	  0, NULL, "total time allowed for one upstream HTTP request" },
+	{ "SETTLE_DELAY", NULL, T_DURATION, OFF(settle_delay_ms), "15s", NULL, 1, 3600 * 1000, 0,
+	  0, NULL, "when an ended event finds the execution still running in the API, read it "
+	  "again after this delay (up to 3 times) before reporting what the API says" },
+	{ "PACE_CHANNELS", NULL, T_BOOL, OFF(pace_channels), "on", NULL, 0, 0, 0, 0,
+	  NULL, "keep each channel to its service's published rate (Slack 1/s with bursts of 5, "
+	  "Teams 4/s); `off` for receivers of your own" },
 };
 
 #define N_SETTINGS (sizeof(settings) / sizeof(settings[0]))

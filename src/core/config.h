@@ -76,6 +76,8 @@ struct cmh_config {
 	uint64_t retry_max_delay_ms;
 	uint64_t retry_max_age_ms;
 	uint64_t http_timeout_ms;    /* HTTP_TIMEOUT: total time of one upstream request */
+	uint64_t settle_delay_ms;    /* SETTLE_DELAY: re-read of an ended-but-running execution */
+	bool pace_channels;          /* PACE_CHANNELS: keep to the services' published rates */
 
 	/* Where values came from, for messages: the dotenv path or NULL. */
 	char *env_file;

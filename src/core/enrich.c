@@ -25,6 +25,9 @@
 #define ID_MAX       20   /* digits per id, as cmh_webhook_object_url_ok() allows */
 #define DEEP_LINK_BASE "https://experience.adobe.com/#/"
 
+/* Concurrent cache fills tracked at once; beyond that a thread just fetches. */
+#define ENRICH_MAX_FLIGHTS 16
+
 struct cache_entry {
 	char *url;
 	char *body;
@@ -37,9 +40,11 @@ struct cmh_enricher {
 	struct cmh_ims *ims;
 	cmh_clock_fn clock;
 	void *clock_ud;
-	pthread_mutex_t mu;           /* guards cache, n_cache and stats */
+	pthread_mutex_t mu;           /* guards cache, n_cache, flights and stats */
+	pthread_cond_t flight_done;   /* broadcast when a cacheable fetch ends */
 	struct cache_entry cache[CMH_ENRICH_CACHE_MAX_ENTRIES];
 	size_t n_cache;
+	char *flights[ENRICH_MAX_FLIGHTS];   /* URLs being fetched for the cache right now */
 	struct cmh_enrich_stats stats;
 };
 
@@ -86,6 +91,11 @@ enum cmh_err cmh_enricher_new(const struct cmh_config *cfg, struct cmh_ims *ims,
 		free(e);
 		return CMH_ERR_INTERNAL;
 	}
+	if (pthread_cond_init(&e->flight_done, NULL) != 0) {
+		pthread_mutex_destroy(&e->mu);
+		free(e);
+		return CMH_ERR_INTERNAL;
+	}
 	e->cfg = cfg;
 	e->ims = ims;
 	e->clock = clock ? clock : cmh_clock_realtime_ms;
@@ -107,6 +117,9 @@ void cmh_enricher_free(struct cmh_enricher *e)
 		return;
 	for (size_t i = 0; i < e->n_cache; i++)
 		entry_release(&e->cache[i]);
+	for (size_t i = 0; i < ENRICH_MAX_FLIGHTS; i++)
+		free(e->flights[i]);
+	pthread_cond_destroy(&e->flight_done);
 	pthread_mutex_destroy(&e->mu);
 	free(e);
 }
@@ -129,14 +142,14 @@ void cmh_enricher_clear_cache(struct cmh_enricher *e)
 
 /* ---- cache -------------------------------------------------------------- */
 
-/* A copy of the fresh cached body of url, or false. Counts hits and misses. */
-static bool cache_get(struct cmh_enricher *e, const char *url, char **ret_body, size_t *ret_len)
+/* With e->mu held: a copy of the fresh cached body of url, or false. */
+static bool cache_lookup(struct cmh_enricher *e, const char *url, char **ret_body,
+			 size_t *ret_len)
 {
 	int64_t now = e->clock(e->clock_ud);
 	char *copy = NULL;
 	size_t i;
 
-	lock(e);
 	for (i = 0; i < e->n_cache; i++) {
 		if (strcmp(e->cache[i].url, url) == 0 && now < e->cache[i].expires_ms)
 			break;
@@ -148,13 +161,62 @@ static bool cache_get(struct cmh_enricher *e, const char *url, char **ret_body, 
 			*ret_len = e->cache[i].len;
 		}
 	}
-	if (copy)
-		e->stats.cache_hits++;
-	else
-		e->stats.cache_misses++;
-	unlock(e);
 	*ret_body = copy;
 	return copy != NULL;
+}
+
+static char **find_flight(struct cmh_enricher *e, const char *url)
+{
+	for (size_t i = 0; i < ENRICH_MAX_FLIGHTS; i++)
+		if (e->flights[i] && strcmp(e->flights[i], url) == 0)
+			return &e->flights[i];
+	return NULL;
+}
+
+/*
+ * The cached body of url (true), or false with *ret_leader telling whether
+ * this thread now fetches it for everyone (call flight_end() afterwards).
+ * While another thread fetches url we wait for it rather than sending the
+ * same request: a burst of events for one program costs one program fetch.
+ */
+static bool cache_get_or_lead(struct cmh_enricher *e, const char *url, char **ret_body,
+			      size_t *ret_len, bool *ret_leader)
+{
+	bool hit;
+	char **slot;
+
+	*ret_leader = false;
+	lock(e);
+	while (!(hit = cache_lookup(e, url, ret_body, ret_len)) && find_flight(e, url))
+		pthread_cond_wait(&e->flight_done, &e->mu);
+	if (hit) {
+		e->stats.cache_hits++;
+	} else {
+		e->stats.cache_misses++;
+		slot = NULL;
+		for (size_t i = 0; i < ENRICH_MAX_FLIGHTS && !slot; i++)
+			if (!e->flights[i])
+				slot = &e->flights[i];
+		if (slot && (*slot = strdup(url)) != NULL)
+			*ret_leader = true;
+	}
+	unlock(e);
+	return hit;
+}
+
+/* The leader's fetch ended (cached or failed): wake the waiters. */
+static void flight_end(struct cmh_enricher *e, const char *url)
+{
+	char **slot;
+
+	lock(e);
+	slot = find_flight(e, url);
+	if (slot) {
+		free(*slot);
+		*slot = NULL;
+	}
+	pthread_cond_broadcast(&e->flight_done);
+	unlock(e);
 }
 
 /* The slot for url: its old entry, a free one, else an expired or the
@@ -340,54 +402,59 @@ static enum cmh_err follow(struct job *j, const char *rel, int depth, struct cmh
 	return err;
 }
 
-static enum cmh_err get_program(struct job *j, struct cmh_buf *errmsg)
+/* Parse a program or pipeline body into the job. */
+typedef enum cmh_err (*parse_fn)(struct job *j, const char *body, size_t len,
+				 struct cmh_buf *errmsg);
+
+static enum cmh_err parse_program(struct job *j, const char *body, size_t len,
+				  struct cmh_buf *errmsg)
+{
+	return cmh_resource_parse_program(body, len, &j->prog, errmsg);
+}
+
+static enum cmh_err parse_pipeline(struct job *j, const char *body, size_t len,
+				   struct cmh_buf *errmsg)
+{
+	return cmh_resource_parse_pipeline(body, len, &j->pipe, errmsg);
+}
+
+/* Program and pipeline: from the cache, or fetched once however many workers ask. */
+static enum cmh_err get_cached_resource(struct job *j, const char *rel, int depth,
+					const char *what, parse_fn parse, struct cmh_buf *errmsg)
 {
 	struct cmh_buf url;
 	char *body = NULL;
 	size_t len = 0;
-	bool hit;
+	bool hit, leader = false;
 	enum cmh_err err;
 
 	cmh_buf_init(&url, URL_MAX);
-	err = follow(j, CMH_REL_PROGRAM, 0, &url, errmsg);
+	err = follow(j, rel, depth, &url, errmsg);
 	if (err)
 		goto out;
-	hit = cache_get(j->e, url.data, &body, &len);
+	hit = cache_get_or_lead(j->e, url.data, &body, &len, &leader);
 	if (!hit)
-		err = fetch(j->e, url.data, "program", &body, &len, errmsg);
+		err = fetch(j->e, url.data, what, &body, &len, errmsg);
 	if (!err)
-		err = cmh_resource_parse_program(body, len, &j->prog, errmsg);
+		err = parse(j, body, len, errmsg);
 	if (!err && !hit)
 		cache_put(j->e, url.data, body, len);
+	if (leader)
+		flight_end(j->e, url.data);
 out:
 	free(body);
 	cmh_buf_release(&url);
 	return err;
 }
 
+static enum cmh_err get_program(struct job *j, struct cmh_buf *errmsg)
+{
+	return get_cached_resource(j, CMH_REL_PROGRAM, 0, "program", parse_program, errmsg);
+}
+
 static enum cmh_err get_pipeline(struct job *j, struct cmh_buf *errmsg)
 {
-	struct cmh_buf url;
-	char *body = NULL;
-	size_t len = 0;
-	bool hit;
-	enum cmh_err err;
-
-	cmh_buf_init(&url, URL_MAX);
-	err = follow(j, CMH_REL_PIPELINE, 1, &url, errmsg);
-	if (err)
-		goto out;
-	hit = cache_get(j->e, url.data, &body, &len);
-	if (!hit)
-		err = fetch(j->e, url.data, "pipeline", &body, &len, errmsg);
-	if (!err)
-		err = cmh_resource_parse_pipeline(body, len, &j->pipe, errmsg);
-	if (!err && !hit)
-		cache_put(j->e, url.data, body, len);
-out:
-	free(body);
-	cmh_buf_release(&url);
-	return err;
+	return get_cached_resource(j, CMH_REL_PIPELINE, 1, "pipeline", parse_pipeline, errmsg);
 }
 
 /* The execution of a step event, which the step state links to. */

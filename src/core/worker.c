@@ -23,7 +23,6 @@
 #include "parse.h"
 #include "ratelimit.h"
 #include "retry.h"
-#include "url.h"
 
 /* The services' published rates (notification-targets.md): Slack about one
  * message per second with short bursts, Teams connectors 4 per second. */
@@ -83,28 +82,13 @@ static void note_reason(struct outcome *o, const char *channel, const char *reas
 	snprintf(o->reason, sizeof(o->reason), "%s: %s", channel, reason);
 }
 
-/* The limits protect remote services; a receiver on this host (a local relay,
- * `cmhook demo`'s sinks) is the operator's own and is not paced. */
-static bool is_loopback(const char *url)
-{
-	struct cmh_buf host;
-	bool local;
-
-	cmh_buf_init(&host, CMH_BUF_MAX_SMALL);
-	local = cmh_url_host(url, &host) == CMH_OK &&
-		(strncmp(host.data, "127.", 4) == 0 || strcmp(host.data, "localhost") == 0 ||
-		 strcmp(host.data, "[::1]") == 0);
-	cmh_buf_release(&host);
-	return local;
-}
-
 static void pacing_init(struct cmh_worker_pacing *p, const struct cmh_worker_deps *d)
 {
 	int64_t now = cmh_clock_realtime_ms(NULL);
 
 	pthread_mutex_init(&p->lock, NULL);
 	for (size_t i = 0; i < d->n_channels; i++) {
-		if (is_loopback(d->channels[i].url)) {
+		if (!d->cfg->pace_channels) {
 			cmh_ratelimit_init(&p->limits[i], 0, 1, now);
 			continue;
 		}
@@ -228,7 +212,7 @@ static void enrichment_failed(const struct cmh_worker_deps *d, const struct cmh_
 
 	if (e == CMH_ERR_UNAVAILABLE) {
 		/* The API does not show the end yet: look again shortly. */
-		finish(d, ev->event_id, CMH_JOURNAL_PENDING, now + CMH_WORKER_SETTLE_DELAY_MS, why);
+		finish(d, ev->event_id, CMH_JOURNAL_PENDING, now + (int64_t)d->cfg->settle_delay_ms, why);
 		return;
 	}
 	if (cmh_err_is_transient(e)) {

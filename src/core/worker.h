@@ -28,8 +28,7 @@ struct cmh_worker_pacing;
 
 #define CMH_WORKER_THREADS 4
 /* An "ended" event whose execution still shows as running is re-read after
- * this delay, up to CMH_WORKER_SETTLE_ATTEMPTS times, then reported as is. */
-#define CMH_WORKER_SETTLE_DELAY_MS 15000
+ * SETTLE_DELAY, until its CMH_WORKER_SETTLE_ATTEMPTS-th attempt reports it as is. */
 #define CMH_WORKER_SETTLE_ATTEMPTS 4
 /* Longest sleep between looks at the journal when nothing wakes us. */
 #define CMH_WORKER_IDLE_MS 1000

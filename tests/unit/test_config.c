@@ -387,11 +387,15 @@ static const struct good_case good_cases[] = {
 	{ "RETRY_MAX_AGE", "2d", F(retry_max_age_ms), 'u', NULL, 2 * 86400000ULL },
 	{ "HTTP_TIMEOUT", "1h", F(http_timeout_ms), 'u', NULL, 3600000 },
 	{ "HTTP_TIMEOUT", "1ms", F(http_timeout_ms), 'u', NULL, 1 },
+	{ "SETTLE_DELAY", "700ms", F(settle_delay_ms), 'u', NULL, 700 },
+	{ "SETTLE_DELAY", "", F(settle_delay_ms), 'u', NULL, 15000 },
 	{ "MAX_BODY", "512k", F(max_body), 'u', NULL, 512 * 1024 },
 	{ "MAX_BODY", "64m", F(max_body), 'u', NULL, 64 * 1024 * 1024 },
 	{ "MAX_BODY", "1", F(max_body), 'u', NULL, 1 },
 	{ "SIGNATURE_VERIFY", "off", F(signature_verify), 'b', NULL, 0 },
 	{ "SIGNATURE_VERIFY", "ON", F(signature_verify), 'b', NULL, 1 },
+	{ "PACE_CHANNELS", "off", F(pace_channels), 'b', NULL, 0 },
+	{ "PACE_CHANNELS", "", F(pace_channels), 'b', NULL, 1 },
 	{ "TEAMS_FORMAT", "messagecard", F(teams_format), 'e', NULL, CMH_TEAMS_MESSAGECARD },
 	{ "TEAMS_FORMAT", "AdaptiveCard", F(teams_format), 'e', NULL, CMH_TEAMS_ADAPTIVECARD },
 	{ "LOG_LEVEL", "warn", F(log_level), 'e', NULL, CMH_LOG_WARN },
@@ -593,7 +597,7 @@ static void test_config_docs_cover_interface_table(void **state)
 		"SLACK_WEBHOOK", "TEAMS_WEBHOOK", "TEAMS_FORMAT", "NOTIFY_WEBHOOK", "NOTIFY_EVENTS",
 		"IMS_URL", "CLOUDMANAGER_API_URL", "EVENTS_KEY_URL", "SIGNATURE_VERIFY", "DATA_DIR",
 		"LOG_LEVEL", "MAX_BODY", "RETRY_INITIAL", "RETRY_MAX_DELAY", "RETRY_MAX_AGE",
-		"HTTP_TIMEOUT",
+		"HTTP_TIMEOUT", "SETTLE_DELAY", "PACE_CHANNELS",
 	};
 	size_t n = 0;
 	const struct cmh_config_key_doc *docs = cmh_config_docs(&n);
@@ -610,6 +614,7 @@ static void test_config_docs_cover_interface_table(void **state)
 	assert_string_equal(docs[6].default_text, "CLIENT_ID");
 	assert_string_equal(docs[25].default_text, "15s");
 	assert_string_equal(docs[25].meaning, "total time allowed for one upstream HTTP request");
+	assert_string_equal(docs[27].default_text, "on");
 	assert_ptr_equal(cmh_config_docs(NULL), docs);
 }
 

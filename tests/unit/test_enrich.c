@@ -904,8 +904,16 @@ static void test_enrich_concurrent(void **state)
 	pthread_t t[4];
 	struct cmh_enrich_stats s;
 
+	char *prog = fixture("program-11.2.json"), *pipe = fixture("pipeline-11.3.json");
+
 	serve_fixture(v, EX_PATH, "execution-finished.json");
-	serve_program_pipeline(v);
+	/* Slow answers make the four workers miss the cold cache together. */
+	fake_push(v->api, "GET", P_PATH, &(struct fake_response){ .status = 200, .body = prog,
+								.delay_ms = 300 });
+	fake_push(v->api, "GET", PL_PATH, &(struct fake_response){ .status = 200, .body = pipe,
+								 .delay_ms = 300 });
+	free(prog);
+	free(pipe);
 	for (int i = 0; i < 4; i++) {
 		w[i] = (struct worker){ .v = v, .url = obj_url(v, EX_PATH) };
 		w[i].url = strdup(w[i].url);
@@ -919,6 +927,9 @@ static void test_enrich_concurrent(void **state)
 	}
 	cmh_enricher_stats(v->e, &s);
 	assert_int_equal(fake_count(v->api, "GET", EX_PATH), 20);
+	/* One fetch each however many workers asked at once. */
+	assert_int_equal(fake_count(v->api, "GET", P_PATH), 1);
+	assert_int_equal(fake_count(v->api, "GET", PL_PATH), 1);
 	assert_int_equal(s.cache_hits + s.cache_misses, 40);
 	assert_int_equal(s.api_requests, 20 + s.cache_misses);
 	assert_int_equal(fake_count(v->api, NULL, NULL), s.api_requests);
