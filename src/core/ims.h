@@ -10,7 +10,7 @@
  * expires_at = request start + expires_in.
  *
  * The token is also cached in DATA_DIR/token.json (mode 0600, write to temp,
- * fsync, rename) keyed by a fingerprint of (IMS_URL, CLIENT_ID, SCOPES), so
+ * fsync, rename) keyed by a hash of (IMS_URL, CLIENT_ID, SCOPES, the secret), so
  * repeated CLI runs and restarts reuse it.
  *
  * Transient failures (network, timeout, 5xx, 429 with Retry-After) are
@@ -46,7 +46,7 @@ struct cmh_token {
 void cmh_token_release(struct cmh_token *t);
 
 /*
- * Parse IMS's JSON answer for HTTP status `status` (pure). On 200 requires a
+ * Parse IMS's JSON answer for HTTP status `status` (pure). On a 2xx status requires a
  * non-empty string access_token, token_type "bearer" (case-insensitive) and
  * expires_in > 0 (number, or a string of digits). On an error status returns
  * CMH_ERR_AUTH (400/401 invalid_client, 401, 403), CMH_ERR_REJECTED (other
