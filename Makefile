@@ -19,7 +19,7 @@ $(BUILD)/CMakeCache.txt:
 	@cmake -S . -B $(BUILD) -DCMH_WERROR=ON $(CMAKE_FLAGS) >/dev/null
 
 build: bootstrap $(BUILD)/CMakeCache.txt
-	@cmake --build $(BUILD) -j$(JOBS)
+	@cmake --build $(BUILD) -j$(JOBS) -- --no-print-directory
 
 # With credentials in ./.env (or the environment): the daemon in the foreground
 # (Ctrl-C stops it). Without: `cmhook demo`, which needs none and shows what the

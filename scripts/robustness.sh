@@ -3,9 +3,10 @@
 # against the test harness library and runs it (see that file for what it
 # does). ROBUST_MODE=full (default here) or short (CI, under ~2 minutes):
 #   ROBUST_MODE=short sh scripts/robustness.sh
-# With ROBUST_VALGRIND=1 it afterwards runs the integration test
-# test_serve_webhook once with cmhook under valgrind (memcheck, leaks
-# included); any valgrind error fails the run.
+# With ROBUST_VALGRIND=1 it afterwards runs the integration tests named in
+# ROBUST_VALGRIND_TESTS (default: the whole integration suite except the
+# ones whose timing bounds valgrind's slowdown cannot meet) with cmhook under
+# valgrind (memcheck, leaks included); any valgrind error fails the run.
 # ROBUST_BUILD names the build directory (default build).
 set -eu
 cd "$(dirname "$0")/.."
@@ -44,10 +45,15 @@ EOW
 	chmod +x "$wrapper"
 	rm -f "$BUILD"/valgrind.*.log
 	BINARY=$wrapper
-	link "$BUILD/test_serve_webhook_vg" tests/integration/test_serve_webhook.c \
-		tests/integration/lib/*.c tests/testlib_stub.c
-	echo "robustness: test_serve_webhook with cmhook under valgrind"
-	"$BUILD/test_serve_webhook_vg"
+	tests=${ROBUST_VALGRIND_TESTS:-"test_cli test_docs test_secrets test_token test_check test_api
+		test_serve_webhook test_serve_ops test_delivery_slack test_delivery_channels
+		test_delivery_failures test_delivery_settle test_demo"}
+	for t in $tests; do
+		link "$BUILD/${t}_vg" "tests/integration/$t.c" tests/integration/lib/*.c \
+			tests/testlib_stub.c
+		echo "robustness: $t with cmhook under valgrind"
+		"$BUILD/${t}_vg"
+	done
 	if cat "$BUILD"/valgrind.*.log 2>/dev/null | grep -q .; then
 		cat "$BUILD"/valgrind.*.log
 		echo "robustness: valgrind reported errors" >&2
