@@ -5,11 +5,13 @@
  * in-flight requests finish, drain the journal's queue, stop the server,
  * close the journal. The main thread only waits for signals.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #ifdef CMH_HAVE_SYSTEMD
 #include <systemd/sd-daemon.h>
@@ -31,6 +33,8 @@
 #define SERVE_MAX_CONNECTIONS 512
 #define SERVE_IDLE_TIMEOUT_S 15
 #define SERVE_DRAIN_MS 5000
+#define SERVE_MAINTENANCE_S 3600
+#define SERVE_PRUNE_ROUNDS 100
 
 struct daemon {
 	struct cmh_journal *journal;
@@ -193,18 +197,44 @@ static void block_signals(sigset_t *set)
 	signal(SIGPIPE, SIG_IGN);
 }
 
-static int wait_for_stop(void)
+/* Delete finished events past JOURNAL_RETENTION, a bounded batch at a time. */
+static void prune_journal(const struct cmh_config *cfg, struct cmh_journal *j)
 {
+	int64_t cutoff = cmh_clock_realtime_ms(NULL) - (int64_t)cfg->journal_retention_ms;
+	size_t n = 0, total = 0;
+
+	for (int round = 0; round < SERVE_PRUNE_ROUNDS; round++) {
+		if (cmh_journal_prune(j, cutoff, CMH_JOURNAL_PRUNE_MAX, &n)) {
+			cmh_log(CMH_LOG_WARN, "serve", "journal retention failed, will try again", "");
+			break;
+		}
+		total += n;
+		if (n < CMH_JOURNAL_PRUNE_MAX)
+			break;
+	}
+	if (total)
+		cmh_log(CMH_LOG_INFO, "serve", "old finished events deleted", "count=%zu", total);
+}
+
+/* The main thread: signals, and the journal's retention once an hour. */
+static int wait_for_stop(const struct cmh_config *cfg, struct cmh_journal *j)
+{
+	struct timespec hour = { SERVE_MAINTENANCE_S, 0 };
 	sigset_t set;
-	int sig = 0;
+	int sig;
 
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGHUP);
+	prune_journal(cfg, j);
 	for (;;) {
-		if (sigwait(&set, &sig) != 0)
+		sig = sigtimedwait(&set, NULL, &hour);
+		if (sig < 0) {
+			if (errno == EAGAIN)
+				prune_journal(cfg, j);
 			continue;
+		}
 		if (sig != SIGHUP)
 			return sig;
 		cmh_log(CMH_LOG_INFO, "serve", "SIGHUP ignored: restart to apply new settings", "");
@@ -242,7 +272,7 @@ static int run_serve(struct cmh_cli *cli, int argc, char **argv)
 		cmh_q(cli->cfg.listen_address), cmh_http_server_port(d.server),
 		cmh_q(cli->cfg.webhook_path), CMH_VERSION);
 	notify_systemd("READY=1");
-	sig = wait_for_stop();
+	sig = wait_for_stop(&cli->cfg, d.journal);
 	notify_systemd("STOPPING=1");
 	cmh_log(CMH_LOG_INFO, "serve", "stopping", "signal=%s", sig == SIGINT ? "INT" : "TERM");
 out:

@@ -78,6 +78,7 @@ struct cmh_config {
 	uint64_t http_timeout_ms;    /* HTTP_TIMEOUT: total time of one upstream request */
 	uint64_t settle_delay_ms;    /* SETTLE_DELAY: re-read of an ended-but-running execution */
 	bool pace_channels;          /* PACE_CHANNELS: keep to the services' published rates */
+	uint64_t journal_retention_ms; /* JOURNAL_RETENTION: finished events kept this long */
 
 	/* Where values came from, for messages: the dotenv path or NULL. */
 	char *env_file;

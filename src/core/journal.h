@@ -40,6 +40,7 @@ struct cmh_journal;
 #define CMH_JOURNAL_LIST_MAX        100000        /* rows one cmh_journal_list() may return */
 #define CMH_JOURNAL_CLAIM_MAX       1000          /* events one cmh_journal_claim() may take */
 #define CMH_JOURNAL_BUSY_TIMEOUT_MS 5000          /* wait for another writer's lock */
+#define CMH_JOURNAL_PRUNE_MAX       10000         /* events one cmh_journal_prune() may delete */
 
 enum cmh_journal_status {
 	CMH_JOURNAL_PENDING = 0,
@@ -201,6 +202,16 @@ CMH_MUST_CHECK enum cmh_err cmh_journal_counts(struct cmh_journal *j,
 
 /* Counters; never fails. */
 void cmh_journal_stats(struct cmh_journal *j, struct cmh_journal_stats *ret);
+
+/*
+ * Retention: delete up to limit (1..CMH_JOURNAL_PRUNE_MAX) events that are
+ * finished (done, failed, ignored) and were received before older_than_ms,
+ * with their delivery rows; pending and processing events are never
+ * deleted. Small batches keep the write lock short; call again while
+ * *ret_deleted == limit. ret_deleted may be NULL.
+ */
+CMH_MUST_CHECK enum cmh_err cmh_journal_prune(struct cmh_journal *j, int64_t older_than_ms,
+	unsigned limit, size_t *ret_deleted);
 
 /*
  * Crash recovery, once at start-up before the workers run: every event left

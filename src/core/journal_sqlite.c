@@ -1169,6 +1169,26 @@ enum cmh_err cmh_journal_replay_failed(struct cmh_journal *j, size_t *ret_change
 	return err;
 }
 
+enum cmh_err cmh_journal_prune(struct cmh_journal *j, int64_t older_than_ms, unsigned limit,
+			       size_t *ret_deleted)
+{
+	enum cmh_err err;
+	size_t n = 0;
+
+	if (limit == 0 || limit > CMH_JOURNAL_PRUNE_MAX)
+		return CMH_ERR_USAGE;
+	err = begin(j);
+	/* Delivery rows go with their event (ON DELETE CASCADE). */
+	if (!err)
+		err = run(j, "DELETE FROM events WHERE rowid IN (SELECT rowid FROM events"
+			  " WHERE status IN ('done', 'failed', 'ignored') AND received_at < ?1"
+			  " LIMIT ?2)", &n, "ii", older_than_ms, (int64_t)limit);
+	err = end(j, err);
+	if (!err && ret_deleted)
+		*ret_deleted = n;
+	return err;
+}
+
 enum cmh_err cmh_journal_recover(struct cmh_journal *j, size_t *ret_count)
 {
 	enum cmh_err err;

@@ -389,6 +389,8 @@ static const struct good_case good_cases[] = {
 	{ "HTTP_TIMEOUT", "1ms", F(http_timeout_ms), 'u', NULL, 1 },
 	{ "SETTLE_DELAY", "700ms", F(settle_delay_ms), 'u', NULL, 700 },
 	{ "SETTLE_DELAY", "", F(settle_delay_ms), 'u', NULL, 15000 },
+	{ "JOURNAL_RETENTION", "", F(journal_retention_ms), 'u', NULL, 30 * 86400000ULL },
+	{ "JOURNAL_RETENTION", "7d", F(journal_retention_ms), 'u', NULL, 7 * 86400000ULL },
 	{ "MAX_BODY", "512k", F(max_body), 'u', NULL, 512 * 1024 },
 	{ "MAX_BODY", "64m", F(max_body), 'u', NULL, 64 * 1024 * 1024 },
 	{ "MAX_BODY", "1", F(max_body), 'u', NULL, 1 },
@@ -597,7 +599,7 @@ static void test_config_docs_cover_interface_table(void **state)
 		"SLACK_WEBHOOK", "TEAMS_WEBHOOK", "TEAMS_FORMAT", "NOTIFY_WEBHOOK", "NOTIFY_EVENTS",
 		"IMS_URL", "CLOUDMANAGER_API_URL", "EVENTS_KEY_URL", "SIGNATURE_VERIFY", "DATA_DIR",
 		"LOG_LEVEL", "MAX_BODY", "RETRY_INITIAL", "RETRY_MAX_DELAY", "RETRY_MAX_AGE",
-		"HTTP_TIMEOUT", "SETTLE_DELAY", "PACE_CHANNELS",
+		"HTTP_TIMEOUT", "SETTLE_DELAY", "PACE_CHANNELS", "JOURNAL_RETENTION",
 	};
 	size_t n = 0;
 	const struct cmh_config_key_doc *docs = cmh_config_docs(&n);

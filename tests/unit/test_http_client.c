@@ -1,9 +1,7 @@
-/* Unit tests for http_client.c against a scripted libmicrohttpd server on
- * 127.0.0.1: status mapping, Retry-After, form encoding, header capture, no
- * redirects, the response cap, timeouts and secret-free error messages. */
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <pthread.h>
+/* Unit tests for http_client.c against the scripted fake server of
+ * fake_server.h on 127.0.0.1: status mapping, Retry-After, form encoding,
+ * header capture, no redirects, the response cap, timeouts and secret-free
+ * error messages. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -12,178 +10,43 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
-#include <microhttpd.h>
 
 #include "bounds.h"
+#include "fake_server.h"
+#include "fixtures.h"
 #include "http_client.h"
 
-/* ---- a tiny scripted HTTP server on 127.0.0.1:0 (libmicrohttpd) ---------- */
-
-struct fake_reply {
-	unsigned status;
-	const char *body;
-	const char *hname;     /* optional extra response header */
-	const char *hvalue;
-	unsigned delay_ms;     /* before answering */
-	bool chunked;          /* no Content-Length */
-};
-
-struct fake {
-	struct MHD_Daemon *d;
-	unsigned short port;
-	char base[64];                     /* "http://127.0.0.1:<port>" */
-	pthread_mutex_t mu;
-	const struct fake_reply *replies;  /* the last one repeats */
-	size_t n_replies;
-	unsigned count;
-	char method[16], url[512], auth[512], ctype[128], apikey[128], org[128], accept[128];
-	char body[8192];
-};
-
-struct fake_conn {
-	char body[8192];
-	size_t len;
-};
-
-static void fake_hdr(struct MHD_Connection *c, const char *name, char *dst, size_t cap)
-{
-	const char *v = MHD_lookup_connection_value(c, MHD_HEADER_KIND, name);
-
-	snprintf(dst, cap, "%s", v ? v : "");
-}
-
-static ssize_t fake_chunk(void *cls, uint64_t pos, char *buf, size_t max)
-{
-	const char *body = cls;
-	size_t len = strlen(body);
-
-	if (pos >= len)
-		return MHD_CONTENT_READER_END_OF_STREAM;
-	if (max > len - pos)
-		max = len - pos;
-	memcpy(buf, body + pos, max);
-	return (ssize_t)max;
-}
-
-static enum MHD_Result fake_handler(void *cls, struct MHD_Connection *c, const char *url,
-	const char *method, const char *version, const char *upload, size_t *upload_size,
-	void **con_cls)
-{
-	struct fake *f = cls;
-	struct fake_conn *fc = *con_cls;
-	const struct fake_reply *r;
-	struct MHD_Response *resp;
-	enum MHD_Result ret;
-
-	(void)version;
-	if (!fc) {
-		fc = calloc(1, sizeof(*fc));
-		*con_cls = fc;
-		return fc ? MHD_YES : MHD_NO;
-	}
-	if (*upload_size) {
-		size_t n = *upload_size;
-
-		if (n > sizeof(fc->body) - 1 - fc->len)
-			n = sizeof(fc->body) - 1 - fc->len;
-		memcpy(fc->body + fc->len, upload, n);
-		fc->len += n;
-		*upload_size = 0;
-		return MHD_YES;
-	}
-	pthread_mutex_lock(&f->mu);
-	r = &f->replies[f->count < f->n_replies ? f->count : f->n_replies - 1];
-	f->count++;
-	snprintf(f->method, sizeof(f->method), "%s", method);
-	snprintf(f->url, sizeof(f->url), "%s", url);
-	fake_hdr(c, "Authorization", f->auth, sizeof(f->auth));
-	fake_hdr(c, "Content-Type", f->ctype, sizeof(f->ctype));
-	fake_hdr(c, "x-api-key", f->apikey, sizeof(f->apikey));
-	fake_hdr(c, "x-gw-ims-org-id", f->org, sizeof(f->org));
-	fake_hdr(c, "Accept", f->accept, sizeof(f->accept));
-	memcpy(f->body, fc->body, fc->len + 1);
-	pthread_mutex_unlock(&f->mu);
-	if (r->delay_ms) {
-		struct timespec ts = { r->delay_ms / 1000, (long)(r->delay_ms % 1000) * 1000000 };
-
-		nanosleep(&ts, NULL);
-	}
-	if (r->chunked)
-		resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 1024, fake_chunk,
-							 (void *)r->body, NULL);
-	else
-		resp = MHD_create_response_from_buffer(strlen(r->body), (void *)r->body,
-						       MHD_RESPMEM_PERSISTENT);
-	if (!resp)
-		return MHD_NO;
-	MHD_add_response_header(resp, "Content-Type", "application/json");
-	if (r->hname)
-		MHD_add_response_header(resp, r->hname, r->hvalue);
-	ret = MHD_queue_response(c, r->status, resp);
-	MHD_destroy_response(resp);
-	return ret;
-}
-
-static void fake_completed(void *cls, struct MHD_Connection *c, void **con_cls,
-	enum MHD_RequestTerminationCode toe)
-{
-	(void)cls;
-	(void)c;
-	(void)toe;
-	free(*con_cls);
-	*con_cls = NULL;
-}
-
-static void fake_start(struct fake *f, const struct fake_reply *replies, size_t n)
-{
-	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = 0 };
-	const union MHD_DaemonInfo *info;
-
-	memset(f, 0, sizeof(*f));
-	pthread_mutex_init(&f->mu, NULL);
-	f->replies = replies;
-	f->n_replies = n;
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	f->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION,
-				0, NULL, NULL, fake_handler, f,
-				MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
-				MHD_OPTION_NOTIFY_COMPLETED, fake_completed, f,
-				MHD_OPTION_END);
-	assert_non_null(f->d);
-	info = MHD_get_daemon_info(f->d, MHD_DAEMON_INFO_BIND_PORT);
-	assert_non_null(info);
-	f->port = info->port;
-	assert_true(f->port > 0);
-	snprintf(f->base, sizeof(f->base), "http://127.0.0.1:%u", f->port);
-}
-
-static unsigned fake_count(struct fake *f)
-{
-	unsigned n;
-
-	pthread_mutex_lock(&f->mu);
-	n = f->count;
-	pthread_mutex_unlock(&f->mu);
-	return n;
-}
-
-static void fake_stop(struct fake *f)
-{
-	MHD_stop_daemon(f->d);
-	pthread_mutex_destroy(&f->mu);
-}
-
-#define FAKE_START(f, ...) do { \
-		static const struct fake_reply r_[] = { __VA_ARGS__ }; \
-		fake_start((f), r_, sizeof(r_) / sizeof(r_[0])); \
-	} while (0)
-
 /* ---- tests ---------------------------------------------------------------- */
+
+/* A started fake server; fails the test when it cannot start. */
+static struct fake_server *fake(void)
+{
+	struct fake_server *f = fake_start();
+
+	assert_non_null(f);
+	return f;
+}
+
+/* The last request f received; fails the test when there was none. */
+static const struct fake_request *last(struct fake_server *f)
+{
+	const struct fake_request *req = fake_request_last(f, NULL, NULL);
+
+	assert_non_null(req);
+	return req;
+}
+
+/* A header of req, "" when absent (so that assert_string_equal reports it). */
+static const char *hdr(const struct fake_request *req, const char *name)
+{
+	const char *v = fake_header(req, name);
+
+	return v ? v : "";
+}
 
 static int64_t mono_ms(void)
 {
@@ -264,15 +127,18 @@ static void test_http_client_form_encode(void **state)
 
 static void test_http_client_get_captures_headers(void **state)
 {
-	struct fake f;
+	struct fake_server *f = fake();
+	const struct fake_response reply = {
+		.status = 200, .body = "{\"ok\":true}", .headers = "x-request-id: req-42",
+	};
 	struct cmh_http_response resp;
 	struct cmh_buf url;
 
 	(void)state;
-	FAKE_START(&f, { 200, "{\"ok\":true}", "x-request-id", "req-42", 0, false });
+	fake_push(f, "GET", "/api/x", &reply);
 	cmh_http_response_init(&resp);
 	cmh_buf_init(&url, 256);
-	assert_int_equal(cmh_buf_addf(&url, "%s/api/x?q=1", f.base), CMH_OK);
+	assert_int_equal(cmh_buf_addf(&url, "%s/api/x?q=1", fake_url(f)), CMH_OK);
 	assert_int_equal(cmh_http_perform(&(struct cmh_http_request){ .url = url.data },
 					  &resp, NULL), CMH_OK);
 	assert_int_equal(resp.status, 200);
@@ -280,12 +146,12 @@ static void test_http_client_get_captures_headers(void **state)
 	assert_string_equal(resp.content_type, "application/json");
 	assert_string_equal(resp.request_id, "req-42");
 	assert_int_equal(resp.retry_after_ms, -1);
-	assert_string_equal(f.method, "GET");
-	assert_string_equal(f.url, "/api/x");
-	assert_int_equal(fake_count(&f), 1);
+	assert_string_equal(last(f)->method, "GET");
+	assert_string_equal(last(f)->path, "/api/x");
+	assert_int_equal(fake_count(f, NULL, NULL), 1);
 	cmh_http_response_release(&resp);
 	cmh_buf_release(&url);
-	fake_stop(&f);
+	fake_stop(f);
 }
 
 static void test_http_client_post_and_error_status(void **state)
@@ -294,103 +160,104 @@ static void test_http_client_post_and_error_status(void **state)
 		{ "Content-Type", "application/x-www-form-urlencoded" },
 		{ "Authorization", "Bearer abc" },
 	};
-	struct fake f;
+	struct fake_server *f = fake();
+	const struct fake_response busy = {
+		.status = 503, .body = "{\"error\":\"busy\"}", .headers = "Retry-After: 7",
+	};
 	struct cmh_http_response resp;
 
 	(void)state;
-	FAKE_START(&f, { 503, "{\"error\":\"busy\"}", "Retry-After", "7", 0, false });
+	fake_push(f, "POST", "/", &busy);
+	fake_push(f, "PUT", "/", &busy);
 	cmh_http_response_init(&resp);
 	assert_int_equal(cmh_http_perform(&(struct cmh_http_request){
-		.method = "POST", .url = f.base, .headers = hdrs, .n_headers = 2,
+		.method = "POST", .url = fake_url(f), .headers = hdrs, .n_headers = 2,
 		.body = "a=1&b=2", .body_len = 7 }, &resp, NULL), CMH_OK);
 	assert_int_equal(resp.status, 503);
 	assert_int_equal(resp.retry_after_ms, 7000);
-	assert_string_equal(f.method, "POST");
-	assert_string_equal(f.body, "a=1&b=2");
-	assert_string_equal(f.ctype, "application/x-www-form-urlencoded");
-	assert_string_equal(f.auth, "Bearer abc");
+	assert_string_equal(last(f)->method, "POST");
+	assert_string_equal(last(f)->body, "a=1&b=2");
+	assert_string_equal(hdr(last(f), "Content-Type"), "application/x-www-form-urlencoded");
+	assert_string_equal(hdr(last(f), "Authorization"), "Bearer abc");
 	/* The same response struct is reusable: fields are reset per request. */
 	assert_int_equal(cmh_http_perform(&(struct cmh_http_request){
-		.method = "PUT", .url = f.base, .body = "{}", .body_len = 2 }, &resp, NULL), CMH_OK);
-	assert_string_equal(f.method, "PUT");
-	assert_string_equal(f.body, "{}");
+		.method = "PUT", .url = fake_url(f), .body = "{}", .body_len = 2 }, &resp, NULL), CMH_OK);
+	assert_string_equal(last(f)->method, "PUT");
+	assert_string_equal(last(f)->body, "{}");
 	cmh_http_response_release(&resp);
-	fake_stop(&f);
+	fake_stop(f);
 }
 
 static void test_http_client_no_redirect(void **state)
 {
-	struct fake target, redir;
+	struct fake_server *target = fake(), *redir = fake();
+	struct fake_response moved = { .status = 302, .body = "" };
 	struct cmh_http_response resp;
 	char loc[128];
 
 	(void)state;
-	FAKE_START(&target, { 200, "secret place", NULL, NULL, 0, false });
-	snprintf(loc, sizeof(loc), "%s/stolen", target.base);
-	{
-		const struct fake_reply r[] = { { 302, "", "Location", loc, 0, false } };
-
-		fake_start(&redir, r, 1);
-		cmh_http_response_init(&resp);
-		assert_int_equal(cmh_http_perform(&(struct cmh_http_request){ .url = redir.base },
-						  &resp, NULL), CMH_OK);
-		assert_int_equal(resp.status, 302);
-		assert_int_equal(fake_count(&redir), 1);
-		fake_stop(&redir);
-	}
-	assert_int_equal(fake_count(&target), 0);
+	fake_push_json(target, "GET", "/stolen", 200, "secret place");
+	snprintf(loc, sizeof(loc), "Location: %s/stolen", fake_url(target));
+	moved.headers = loc;
+	fake_push(redir, "GET", "/", &moved);
+	cmh_http_response_init(&resp);
+	assert_int_equal(cmh_http_perform(&(struct cmh_http_request){ .url = fake_url(redir) },
+					  &resp, NULL), CMH_OK);
+	assert_int_equal(resp.status, 302);
+	assert_int_equal(fake_count(redir, NULL, NULL), 1);
+	fake_stop(redir);
+	assert_int_equal(fake_count(target, NULL, NULL), 0);
 	cmh_http_response_release(&resp);
-	fake_stop(&target);
+	fake_stop(target);
 }
 
 static char big_body[5001];
 
 static void test_http_client_response_cap(void **state)
 {
-	struct fake f;
+	struct fake_server *f = fake();
+	struct fake_response r = { .status = 200, .body = big_body };
 	struct cmh_http_response resp;
 	struct cmh_buf msg;
-	static const struct fake_reply r[] = {
-		{ 200, big_body, NULL, NULL, 0, false },
-		{ 200, big_body, NULL, NULL, 0, true },
-		{ 200, big_body, NULL, NULL, 0, true },
-	};
 
 	(void)state;
 	memset(big_body, 'x', sizeof(big_body) - 1);
-	fake_start(&f, r, 3);
+	fake_push(f, "GET", "/", &r);
+	r.chunked = true;
+	fake_push(f, "GET", "/", &r);
 	cmh_http_response_init(&resp);
 	cmh_buf_init(&msg, CMH_BUF_MAX_ERRMSG);
 	/* Content-Length over the cap */
-	assert_int_equal(cmh_http_perform(&(struct cmh_http_request){ .url = f.base,
+	assert_int_equal(cmh_http_perform(&(struct cmh_http_request){ .url = fake_url(f),
 		.max_response = 4999 }, &resp, &msg), CMH_ERR_TOO_LARGE);
 	assert_non_null(strstr(msg.data, "larger than 4999"));
 	/* chunked, enforced by the write callback */
-	assert_int_equal(cmh_http_perform(&(struct cmh_http_request){ .url = f.base,
+	assert_int_equal(cmh_http_perform(&(struct cmh_http_request){ .url = fake_url(f),
 		.max_response = 4999 }, &resp, &msg), CMH_ERR_TOO_LARGE);
 	assert_true(resp.body.len <= 4999);
 	/* exactly at the cap is fine */
-	assert_int_equal(cmh_http_perform(&(struct cmh_http_request){ .url = f.base,
+	assert_int_equal(cmh_http_perform(&(struct cmh_http_request){ .url = fake_url(f),
 		.max_response = 5000 }, &resp, &msg), CMH_OK);
 	assert_int_equal(resp.body.len, 5000);
 	cmh_http_response_release(&resp);
 	cmh_buf_release(&msg);
-	fake_stop(&f);
+	fake_stop(f);
 }
 
 static void test_http_client_timeout(void **state)
 {
-	struct fake f;
+	struct fake_server *f = fake();
+	const struct fake_response late = { .status = 200, .body = "late", .delay_ms = 1500 };
 	struct cmh_http_response resp;
 	struct cmh_buf msg, url;
 	int64_t t0;
 
 	(void)state;
-	FAKE_START(&f, { 200, "late", NULL, NULL, 1500, false });
+	fake_push(f, "GET", "/services/T0/B0/SECRETPATH", &late);
 	cmh_http_response_init(&resp);
 	cmh_buf_init(&msg, CMH_BUF_MAX_ERRMSG);
 	cmh_buf_init(&url, 256);
-	assert_int_equal(cmh_buf_addf(&url, "%s/services/T0/B0/SECRETPATH?sig=SECRETQ", f.base),
+	assert_int_equal(cmh_buf_addf(&url, "%s/services/T0/B0/SECRETPATH?sig=SECRETQ", fake_url(f)),
 			 CMH_OK);
 	t0 = mono_ms();
 	assert_int_equal(cmh_http_perform(&(struct cmh_http_request){ .url = url.data,
@@ -402,21 +269,7 @@ static void test_http_client_timeout(void **state)
 	cmh_http_response_release(&resp);
 	cmh_buf_release(&msg);
 	cmh_buf_release(&url);
-	fake_stop(&f);
-}
-
-static unsigned short closed_port(void)
-{
-	struct sockaddr_in sa = { .sin_family = AF_INET };
-	socklen_t len = sizeof(sa);
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	assert_true(fd >= 0);
-	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
-	close(fd);
-	return ntohs(sa.sin_port);
+	fake_stop(f);
 }
 
 static void test_http_client_network_errors(void **state)
@@ -424,11 +277,13 @@ static void test_http_client_network_errors(void **state)
 	struct cmh_http_response resp;
 	struct cmh_buf msg;
 	char url[128];
+	uint16_t port;
+	int fd = fake_refusing_port(&port);
 
 	(void)state;
 	cmh_http_response_init(&resp);
 	cmh_buf_init(&msg, CMH_BUF_MAX_ERRMSG);
-	snprintf(url, sizeof(url), "http://127.0.0.1:%u/hook/SECRETPATH?token=SECRETQ", closed_port());
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u/hook/SECRETPATH?token=SECRETQ", port);
 	assert_int_equal(cmh_http_perform(&(struct cmh_http_request){ .url = url }, &resp, &msg),
 			 CMH_ERR_NETWORK);
 	assert_non_null(strstr(msg.data, "request to http://127.0.0.1:"));
@@ -440,6 +295,7 @@ static void test_http_client_network_errors(void **state)
 			 CMH_ERR_PARSE);
 	cmh_http_response_release(&resp);
 	cmh_buf_release(&msg);
+	close(fd);
 }
 
 static void test_http_client_header_injection(void **state)
@@ -447,34 +303,21 @@ static void test_http_client_header_injection(void **state)
 	const struct cmh_http_header bad_value[] = { { "X-A", "v\r\nHost: evil" } };
 	const struct cmh_http_header bad_name[] = { { "X-A: b", "v" } };
 	const struct cmh_http_header no_name[] = { { "", "v" } };
-	struct fake f;
+	struct fake_server *f = fake();
 	struct cmh_http_response resp;
 
 	(void)state;
-	FAKE_START(&f, { 200, "", NULL, NULL, 0, false });
+	fake_push_json(f, "GET", "/", 200, "");
 	cmh_http_response_init(&resp);
-	assert_int_equal(cmh_http_perform(&(struct cmh_http_request){ .url = f.base,
+	assert_int_equal(cmh_http_perform(&(struct cmh_http_request){ .url = fake_url(f),
 		.headers = bad_value, .n_headers = 1 }, &resp, NULL), CMH_ERR_PARSE);
-	assert_int_equal(cmh_http_perform(&(struct cmh_http_request){ .url = f.base,
+	assert_int_equal(cmh_http_perform(&(struct cmh_http_request){ .url = fake_url(f),
 		.headers = bad_name, .n_headers = 1 }, &resp, NULL), CMH_ERR_PARSE);
-	assert_int_equal(cmh_http_perform(&(struct cmh_http_request){ .url = f.base,
+	assert_int_equal(cmh_http_perform(&(struct cmh_http_request){ .url = fake_url(f),
 		.headers = no_name, .n_headers = 1 }, &resp, NULL), CMH_ERR_PARSE);
-	assert_int_equal(fake_count(&f), 0);
+	assert_int_equal(fake_count(f, NULL, NULL), 0);
 	cmh_http_response_release(&resp);
-	fake_stop(&f);
-}
-
-static int setup(void **state)
-{
-	(void)state;
-	return cmh_http_global_init() == CMH_OK ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-	(void)state;
-	cmh_http_global_cleanup();
-	return 0;
+	fake_stop(f);
 }
 
 int main(void)
@@ -492,5 +335,5 @@ int main(void)
 		cmocka_unit_test(test_http_client_header_injection),
 	};
 
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, fx_http_setup, fx_http_teardown);
 }

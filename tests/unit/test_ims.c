@@ -1,9 +1,7 @@
 /* Unit tests for ims.c: the pure answer parser and freshness rule, and the
  * cache (memory, token file, single flight, retries) against a scripted fake
- * IMS on 127.0.0.1 with an injectable clock. */
-#include <arpa/inet.h>
+ * IMS (fake_server.h) on 127.0.0.1 with an injectable clock. */
 #include <fcntl.h>
-#include <netinet/in.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -13,186 +11,24 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
-#include <microhttpd.h>
 
 #include "bounds.h"
 #include "config.h"
+#include "fake_server.h"
+#include "fixtures.h"
 #include "http_client.h"
 #include "ims.h"
 #include "log.h"
-
-/* ---- a tiny scripted HTTP server on 127.0.0.1:0 (libmicrohttpd) ---------- */
-
-struct fake_reply {
-	unsigned status;
-	const char *body;
-	const char *hname;     /* optional extra response header */
-	const char *hvalue;
-	unsigned delay_ms;     /* before answering */
-	bool chunked;          /* no Content-Length */
-};
-
-struct fake {
-	struct MHD_Daemon *d;
-	unsigned short port;
-	char base[64];                     /* "http://127.0.0.1:<port>" */
-	pthread_mutex_t mu;
-	const struct fake_reply *replies;  /* the last one repeats */
-	size_t n_replies;
-	unsigned count;
-	char method[16], url[512], auth[512], ctype[128], apikey[128], org[128], accept[128];
-	char body[8192];
-};
-
-struct fake_conn {
-	char body[8192];
-	size_t len;
-};
-
-static void fake_hdr(struct MHD_Connection *c, const char *name, char *dst, size_t cap)
-{
-	const char *v = MHD_lookup_connection_value(c, MHD_HEADER_KIND, name);
-
-	snprintf(dst, cap, "%s", v ? v : "");
-}
-
-static ssize_t fake_chunk(void *cls, uint64_t pos, char *buf, size_t max)
-{
-	const char *body = cls;
-	size_t len = strlen(body);
-
-	if (pos >= len)
-		return MHD_CONTENT_READER_END_OF_STREAM;
-	if (max > len - pos)
-		max = len - pos;
-	memcpy(buf, body + pos, max);
-	return (ssize_t)max;
-}
-
-static enum MHD_Result fake_handler(void *cls, struct MHD_Connection *c, const char *url,
-	const char *method, const char *version, const char *upload, size_t *upload_size,
-	void **con_cls)
-{
-	struct fake *f = cls;
-	struct fake_conn *fc = *con_cls;
-	const struct fake_reply *r;
-	struct MHD_Response *resp;
-	enum MHD_Result ret;
-
-	(void)version;
-	if (!fc) {
-		fc = calloc(1, sizeof(*fc));
-		*con_cls = fc;
-		return fc ? MHD_YES : MHD_NO;
-	}
-	if (*upload_size) {
-		size_t n = *upload_size;
-
-		if (n > sizeof(fc->body) - 1 - fc->len)
-			n = sizeof(fc->body) - 1 - fc->len;
-		memcpy(fc->body + fc->len, upload, n);
-		fc->len += n;
-		*upload_size = 0;
-		return MHD_YES;
-	}
-	pthread_mutex_lock(&f->mu);
-	r = &f->replies[f->count < f->n_replies ? f->count : f->n_replies - 1];
-	f->count++;
-	snprintf(f->method, sizeof(f->method), "%s", method);
-	snprintf(f->url, sizeof(f->url), "%s", url);
-	fake_hdr(c, "Authorization", f->auth, sizeof(f->auth));
-	fake_hdr(c, "Content-Type", f->ctype, sizeof(f->ctype));
-	fake_hdr(c, "x-api-key", f->apikey, sizeof(f->apikey));
-	fake_hdr(c, "x-gw-ims-org-id", f->org, sizeof(f->org));
-	fake_hdr(c, "Accept", f->accept, sizeof(f->accept));
-	memcpy(f->body, fc->body, fc->len + 1);
-	pthread_mutex_unlock(&f->mu);
-	if (r->delay_ms) {
-		struct timespec ts = { r->delay_ms / 1000, (long)(r->delay_ms % 1000) * 1000000 };
-
-		nanosleep(&ts, NULL);
-	}
-	if (r->chunked)
-		resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 1024, fake_chunk,
-							 (void *)r->body, NULL);
-	else
-		resp = MHD_create_response_from_buffer(strlen(r->body), (void *)r->body,
-						       MHD_RESPMEM_PERSISTENT);
-	if (!resp)
-		return MHD_NO;
-	MHD_add_response_header(resp, "Content-Type", "application/json");
-	if (r->hname)
-		MHD_add_response_header(resp, r->hname, r->hvalue);
-	ret = MHD_queue_response(c, r->status, resp);
-	MHD_destroy_response(resp);
-	return ret;
-}
-
-static void fake_completed(void *cls, struct MHD_Connection *c, void **con_cls,
-	enum MHD_RequestTerminationCode toe)
-{
-	(void)cls;
-	(void)c;
-	(void)toe;
-	free(*con_cls);
-	*con_cls = NULL;
-}
-
-static void fake_start(struct fake *f, const struct fake_reply *replies, size_t n)
-{
-	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = 0 };
-	const union MHD_DaemonInfo *info;
-
-	memset(f, 0, sizeof(*f));
-	pthread_mutex_init(&f->mu, NULL);
-	f->replies = replies;
-	f->n_replies = n;
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	f->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION,
-				0, NULL, NULL, fake_handler, f,
-				MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
-				MHD_OPTION_NOTIFY_COMPLETED, fake_completed, f,
-				MHD_OPTION_END);
-	assert_non_null(f->d);
-	info = MHD_get_daemon_info(f->d, MHD_DAEMON_INFO_BIND_PORT);
-	assert_non_null(info);
-	f->port = info->port;
-	assert_true(f->port > 0);
-	snprintf(f->base, sizeof(f->base), "http://127.0.0.1:%u", f->port);
-}
-
-static unsigned fake_count(struct fake *f)
-{
-	unsigned n;
-
-	pthread_mutex_lock(&f->mu);
-	n = f->count;
-	pthread_mutex_unlock(&f->mu);
-	return n;
-}
-
-static void fake_stop(struct fake *f)
-{
-	MHD_stop_daemon(f->d);
-	pthread_mutex_destroy(&f->mu);
-}
-
-#define FAKE_START(f, ...) do { \
-		static const struct fake_reply r_[] = { __VA_ARGS__ }; \
-		fake_start((f), r_, sizeof(r_) / sizeof(r_[0])); \
-	} while (0)
 
 /* ---- helpers -------------------------------------------------------------- */
 
 #define T0 1700000000000LL
 #define TOK1 "{\"access_token\":\"tok-ONE\",\"token_type\":\"bearer\",\"expires_in\":86399}"
-#define TOK2 "{\"access_token\":\"tok-TWO\",\"token_type\":\"bearer\",\"expires_in\":86399}"
 #define SECRET "p8e-S3CRET-value&="
 
 struct fake_clock {
@@ -218,16 +54,19 @@ static void cfg_init(struct cmh_config *cfg, const char *ims_url, const char *da
 }
 
 struct env {
-	struct fake f;
+	struct fake_server *f;
 	struct fake_clock clock;
 	struct cmh_config cfg;
 	struct cmh_ims *ims;
 };
 
+/* Start the fake IMS (without routes) and a client for it. */
 static void env_start(struct env *e, const char *data_dir)
 {
+	e->f = fake_start();
+	assert_non_null(e->f);
 	e->clock.now = T0;
-	cfg_init(&e->cfg, e->f.base, data_dir, SECRET);
+	cfg_init(&e->cfg, fake_url(e->f), data_dir, SECRET);
 	assert_int_equal(cmh_ims_new(&e->cfg, fake_now, &e->clock, &e->ims), CMH_OK);
 	cmh_ims_set_backoff(e->ims, 1, 4);
 }
@@ -236,7 +75,7 @@ static void env_stop(struct env *e)
 {
 	cmh_ims_free(e->ims);
 	cmh_secret_clear(&e->cfg.client_secret);
-	fake_stop(&e->f);
+	fake_stop(e->f);
 }
 
 static enum cmh_err get_token(struct cmh_ims *ims, bool force, char *out, size_t cap,
@@ -250,6 +89,28 @@ static enum cmh_err get_token(struct cmh_ims *ims, bool force, char *out, size_t
 		cmh_token_string_free(tok);
 	}
 	return err;
+}
+
+/* Script the fake IMS: the next answers are tokens tok1, then tok2 (when not NULL). */
+static void push_tokens(struct env *e, const char *tok1, unsigned delay_ms, const char *tok2)
+{
+	fx_ims_push_token(e->f, tok1, delay_ms);
+	if (tok2)
+		fx_ims_push_token(e->f, tok2, 0);
+}
+
+/* Script one JSON answer of the fake IMS. */
+static void push_answer(struct env *e, unsigned status, const char *body, const char *headers)
+{
+	const struct fake_response r = { .status = status, .body = body, .headers = headers };
+
+	fake_push(e->f, "POST", FX_IMS_PATH, &r);
+}
+
+/* Requests the fake IMS received. */
+static size_t requests(struct env *e)
+{
+	return fake_count(e->f, NULL, NULL);
 }
 
 /* ---- parser and freshness ------------------------------------------------ */
@@ -426,39 +287,50 @@ static void test_ims_freshness(void **state)
 
 /* ---- the cache against a fake IMS ---------------------------------------- */
 
+/* A header of req, "" when absent (so that assert_string_equal reports it). */
+static const char *hdr(const struct fake_request *req, const char *name)
+{
+	const char *v = fake_header(req, name);
+
+	return v ? v : "";
+}
+
 static void test_ims_request_and_memory_cache(void **state)
 {
 	struct env e;
+	const struct fake_request *req;
 	char tok[64];
 
 	(void)state;
-	FAKE_START(&e.f, { 200, TOK1, NULL, NULL, 0, false }, { 200, TOK2, NULL, NULL, 0, false });
 	env_start(&e, NULL);
+	push_tokens(&e, "tok-ONE", 0, "tok-TWO");
 	assert_int_equal(get_token(e.ims, false, tok, sizeof(tok), NULL), CMH_OK);
 	assert_string_equal(tok, "tok-ONE");
 	assert_int_equal(get_token(e.ims, false, tok, sizeof(tok), NULL), CMH_OK);
 	assert_string_equal(tok, "tok-ONE");
-	assert_int_equal(fake_count(&e.f), 1);
+	assert_int_equal(requests(&e), 1);
 	assert_int_equal(cmh_ims_requests(e.ims), 1);
 	/* What IMS received (ims-oauth.md §1) */
-	assert_string_equal(e.f.method, "POST");
-	assert_string_equal(e.f.url, "/ims/token/v3");
-	assert_string_equal(e.f.ctype, "application/x-www-form-urlencoded");
-	assert_string_equal(e.f.accept, "application/json");
-	assert_string_equal(e.f.body, "grant_type=client_credentials&client_id=0123456789abcdef"
+	req = fake_request_last(e.f, NULL, NULL);
+	assert_non_null(req);
+	assert_string_equal(req->method, "POST");
+	assert_string_equal(req->path, "/ims/token/v3");
+	assert_string_equal(hdr(req, "Content-Type"), "application/x-www-form-urlencoded");
+	assert_string_equal(hdr(req, "Accept"), "application/json");
+	assert_string_equal(req->body, "grant_type=client_credentials&client_id=0123456789abcdef"
 			    "&client_secret=p8e-S3CRET-value%26%3D"
 			    "&scope=openid%2CAdobeID%2Cread_organizations");
 	/* Just before the margin: still cached; at the margin: refreshed. */
 	e.clock.now = T0 + 86399000LL - 8640000 - 1;
 	assert_int_equal(get_token(e.ims, false, tok, sizeof(tok), NULL), CMH_OK);
-	assert_int_equal(fake_count(&e.f), 1);
+	assert_int_equal(requests(&e), 1);
 	__atomic_store_n(&e.clock.now, T0 + 86399000LL - 8640000, __ATOMIC_SEQ_CST);
 	assert_int_equal(get_token(e.ims, false, tok, sizeof(tok), NULL), CMH_OK);
 	assert_string_equal(tok, "tok-TWO");
-	assert_int_equal(fake_count(&e.f), 2);
+	assert_int_equal(requests(&e), 2);
 	/* force_refresh asks again even though the token is fresh */
 	assert_int_equal(get_token(e.ims, true, tok, sizeof(tok), NULL), CMH_OK);
-	assert_int_equal(fake_count(&e.f), 3);
+	assert_int_equal(requests(&e), 3);
 	env_stop(&e);
 }
 
@@ -484,8 +356,8 @@ static void test_ims_single_flight(void **state)
 
 	(void)state;
 	/* The slow answer makes sure the other threads arrive while it is in flight. */
-	FAKE_START(&e.f, { 200, TOK1, NULL, NULL, 300, false }, { 200, TOK2, NULL, NULL, 0, false });
 	env_start(&e, NULL);
+	push_tokens(&e, "tok-ONE", 300, "tok-TWO");
 	for (int i = 0; i < 8; i++) {
 		r[i] = (struct racer){ .ims = e.ims };
 		assert_int_equal(pthread_create(&th[i], NULL, race, &r[i]), 0);
@@ -495,7 +367,7 @@ static void test_ims_single_flight(void **state)
 		assert_int_equal(r[i].err, CMH_OK);
 		assert_string_equal(r[i].tok, "tok-ONE");
 	}
-	assert_int_equal(fake_count(&e.f), 1);
+	assert_int_equal(requests(&e), 1);
 	assert_int_equal(cmh_ims_requests(e.ims), 1);
 	env_stop(&e);
 }
@@ -507,13 +379,13 @@ static void test_ims_retries_transient(void **state)
 	char tok[64];
 
 	(void)state;
-	FAKE_START(&e.f, { 503, "{\"error\":\"internal_error\"}", NULL, NULL, 0, false },
-		   { 200, TOK1, NULL, NULL, 0, false });
 	env_start(&e, NULL);
+	push_answer(&e, 503, "{\"error\":\"internal_error\"}", NULL);
+	push_tokens(&e, "tok-ONE", 0, NULL);
 	cmh_buf_init(&msg, CMH_BUF_MAX_ERRMSG);
 	assert_int_equal(get_token(e.ims, false, tok, sizeof(tok), &msg), CMH_OK);
 	assert_string_equal(tok, "tok-ONE");
-	assert_int_equal(fake_count(&e.f), 2);
+	assert_int_equal(requests(&e), 2);
 	cmh_buf_release(&msg);
 	env_stop(&e);
 }
@@ -525,13 +397,12 @@ static void test_ims_gives_up_after_max_attempts(void **state)
 	char tok[64];
 
 	(void)state;
-	FAKE_START(&e.f, { 500, "{\"error\":\"internal_error\",\"error_description\":\"later\"}",
-			   NULL, NULL, 0, false });
 	env_start(&e, NULL);
+	push_answer(&e, 500, "{\"error\":\"internal_error\",\"error_description\":\"later\"}", NULL);
 	cmh_buf_init(&msg, CMH_BUF_MAX_ERRMSG);
 	assert_int_equal(get_token(e.ims, false, tok, sizeof(tok), &msg), CMH_ERR_UPSTREAM);
 	assert_string_equal(msg.data, "IMS answered 500 internal_error: later");
-	assert_int_equal(fake_count(&e.f), CMH_IMS_MAX_ATTEMPTS);
+	assert_int_equal(requests(&e), CMH_IMS_MAX_ATTEMPTS);
 	cmh_buf_release(&msg);
 	env_stop(&e);
 }
@@ -551,14 +422,14 @@ static void test_ims_honours_retry_after(void **state)
 	int64_t t0;
 
 	(void)state;
-	FAKE_START(&e.f, { 429, "{}", "Retry-After", "1", 0, false },
-		   { 200, TOK1, NULL, NULL, 0, false });
 	env_start(&e, NULL);
+	push_answer(&e, 429, "{}", "Retry-After: 1");
+	push_tokens(&e, "tok-ONE", 0, NULL);
 	t0 = mono_ms();
 	assert_int_equal(get_token(e.ims, false, tok, sizeof(tok), NULL), CMH_OK);
 	/* backoff is 1 ms in tests, so only Retry-After explains the wait */
 	assert_true(mono_ms() - t0 >= 990);
-	assert_int_equal(fake_count(&e.f), 2);
+	assert_int_equal(requests(&e), 2);
 	env_stop(&e);
 }
 
@@ -569,13 +440,13 @@ static void test_ims_auth_error_not_retried(void **state)
 	char tok[64];
 
 	(void)state;
-	FAKE_START(&e.f, { 401, "{\"error\":\"invalid_client\",\"error_description\":"
-			   "\"invalid client_secret parameter\"}", NULL, NULL, 0, false });
 	env_start(&e, NULL);
+	push_answer(&e, 401, "{\"error\":\"invalid_client\",\"error_description\":"
+		    "\"invalid client_secret parameter\"}", NULL);
 	cmh_buf_init(&msg, CMH_BUF_MAX_ERRMSG);
 	assert_int_equal(get_token(e.ims, false, tok, sizeof(tok), &msg), CMH_ERR_AUTH);
 	assert_string_equal(msg.data, "IMS answered 401 invalid_client: invalid client_secret parameter");
-	assert_int_equal(fake_count(&e.f), 1);
+	assert_int_equal(requests(&e), 1);
 	assert_null(strstr(msg.data, SECRET));
 	/* 400 invalid_scope: also permanent, not retried */
 	cmh_buf_release(&msg);
@@ -589,13 +460,13 @@ static void test_ims_timeout_message(void **state)
 	char tok[64];
 
 	(void)state;
-	FAKE_START(&e.f, { 200, TOK1, NULL, NULL, 1200, false });
 	env_start(&e, NULL);
+	push_tokens(&e, "tok-ONE", 1200, NULL);
 	e.cfg.http_timeout_ms = 150;
 	cmh_buf_init(&msg, CMH_BUF_MAX_ERRMSG);
 	cmh_buf_init(&want, CMH_BUF_MAX_ERRMSG);
 	assert_int_equal(get_token(e.ims, false, tok, sizeof(tok), &msg), CMH_ERR_TIMEOUT);
-	assert_int_equal(cmh_buf_addf(&want, "IMS request timed out after 150ms (%s)", e.f.base),
+	assert_int_equal(cmh_buf_addf(&want, "IMS request timed out after 150ms (%s)", fake_url(e.f)),
 			 CMH_OK);
 	assert_string_equal(msg.data, want.data);
 	assert_int_equal(cmh_ims_requests(e.ims), CMH_IMS_MAX_ATTEMPTS);
@@ -610,17 +481,12 @@ static void test_ims_network_error(void **state)
 	struct cmh_ims *ims;
 	struct cmh_buf msg;
 	char tok[64];
-	struct sockaddr_in sa = { .sin_family = AF_INET };
-	socklen_t len = sizeof(sa);
 	char url[64];
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	uint16_t port;
+	int fd = fake_refusing_port(&port);
 
 	(void)state;
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
-	close(fd);
-	snprintf(url, sizeof(url), "http://127.0.0.1:%u", ntohs(sa.sin_port));
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u", port);
 	cfg_init(&cfg, url, NULL, SECRET);
 	assert_int_equal(cmh_ims_new(&cfg, NULL, NULL, &ims), CMH_OK);
 	cmh_ims_set_backoff(ims, 1, 2);
@@ -631,6 +497,7 @@ static void test_ims_network_error(void **state)
 	cmh_buf_release(&msg);
 	cmh_ims_free(ims);
 	cmh_secret_clear(&cfg.client_secret);
+	close(fd);
 }
 
 static void test_ims_invalidate(void **state)
@@ -639,8 +506,8 @@ static void test_ims_invalidate(void **state)
 	char tok[64];
 
 	(void)state;
-	FAKE_START(&e.f, { 200, TOK1, NULL, NULL, 0, false }, { 200, TOK2, NULL, NULL, 0, false });
 	env_start(&e, NULL);
+	push_tokens(&e, "tok-ONE", 0, "tok-TWO");
 	assert_int_equal(get_token(e.ims, false, tok, sizeof(tok), NULL), CMH_OK);
 	/* A token that is no longer current is ignored. */
 	cmh_ims_invalidate(e.ims, "tok-OLD");
@@ -648,11 +515,11 @@ static void test_ims_invalidate(void **state)
 	cmh_ims_invalidate(NULL, "tok-ONE");
 	assert_int_equal(get_token(e.ims, false, tok, sizeof(tok), NULL), CMH_OK);
 	assert_string_equal(tok, "tok-ONE");
-	assert_int_equal(fake_count(&e.f), 1);
+	assert_int_equal(requests(&e), 1);
 	cmh_ims_invalidate(e.ims, "tok-ONE");
 	assert_int_equal(get_token(e.ims, false, tok, sizeof(tok), NULL), CMH_OK);
 	assert_string_equal(tok, "tok-TWO");
-	assert_int_equal(fake_count(&e.f), 2);
+	assert_int_equal(requests(&e), 2);
 	env_stop(&e);
 }
 
@@ -690,8 +557,8 @@ static void test_ims_token_file(void **state)
 
 	(void)state;
 	tmpdir_make(&d);
-	FAKE_START(&e.f, { 200, TOK1, NULL, NULL, 0, false }, { 200, TOK2, NULL, NULL, 0, false });
 	env_start(&e, d.data);
+	push_tokens(&e, "tok-ONE", 0, "tok-TWO");
 	assert_int_equal(get_token(e.ims, false, tok, sizeof(tok), NULL), CMH_OK);
 	assert_int_equal(stat(d.data, &st), 0);
 	assert_int_equal(st.st_mode & 07777, 0700);
@@ -700,12 +567,12 @@ static void test_ims_token_file(void **state)
 	assert_int_equal(st.st_mode & 07777, 0600);
 
 	/* A second client (a later CLI run) reuses the file: no request. */
-	cfg_init(&cfg2, e.f.base, d.data, SECRET);
+	cfg_init(&cfg2, fake_url(e.f), d.data, SECRET);
 	assert_int_equal(cmh_ims_new(&cfg2, fake_now, &e.clock, &ims2), CMH_OK);
 	assert_int_equal(get_token(ims2, false, tok, sizeof(tok), NULL), CMH_OK);
 	assert_string_equal(tok, "tok-ONE");
 	assert_int_equal(cmh_ims_requests(ims2), 0);
-	assert_int_equal(fake_count(&e.f), 1);
+	assert_int_equal(requests(&e), 1);
 	cmh_ims_free(ims2);
 
 	/* ... but not once the clock says it is stale. */
@@ -731,12 +598,12 @@ static void test_ims_token_file_rejected(void **state)
 
 	(void)state;
 	tmpdir_make(&d);
-	FAKE_START(&e.f, { 200, TOK1, NULL, NULL, 0, false }, { 200, TOK2, NULL, NULL, 0, false });
 	env_start(&e, d.data);
+	push_tokens(&e, "tok-ONE", 0, "tok-TWO");
 	assert_int_equal(get_token(e.ims, false, tok, sizeof(tok), NULL), CMH_OK);
 
 	/* Rotated secret: the file's token is not reused. */
-	cfg_init(&cfg2, e.f.base, d.data, "another-secret");
+	cfg_init(&cfg2, fake_url(e.f), d.data, "another-secret");
 	assert_int_equal(cmh_ims_new(&cfg2, fake_now, &e.clock, &ims2), CMH_OK);
 	assert_int_equal(get_token(ims2, false, tok, sizeof(tok), NULL), CMH_OK);
 	assert_string_equal(tok, "tok-TWO");
@@ -745,7 +612,7 @@ static void test_ims_token_file_rejected(void **state)
 	cmh_secret_clear(&cfg2.client_secret);
 
 	/* Other scopes: not reused either. */
-	cfg_init(&cfg2, e.f.base, d.data, SECRET);
+	cfg_init(&cfg2, fake_url(e.f), d.data, SECRET);
 	cfg2.scopes = (char *)"openid";
 	assert_int_equal(cmh_ims_new(&cfg2, fake_now, &e.clock, &ims2), CMH_OK);
 	assert_int_equal(get_token(ims2, false, tok, sizeof(tok), NULL), CMH_OK);
@@ -782,9 +649,9 @@ static void test_ims_logs_no_secrets(void **state)
 	int fd, saved;
 
 	(void)state;
-	FAKE_START(&e.f, { 503, "{\"error\":\"x\"}", NULL, NULL, 0, false },
-		   { 200, TOK1, NULL, NULL, 0, false });
 	env_start(&e, NULL);
+	push_answer(&e, 503, "{\"error\":\"x\"}", NULL);
+	push_tokens(&e, "tok-ONE", 0, NULL);
 	fd = mkstemp(path);
 	assert_true(fd >= 0);
 	saved = dup(2);
@@ -812,19 +679,6 @@ static void test_ims_logs_no_secrets(void **state)
 	env_stop(&e);
 }
 
-static int setup(void **state)
-{
-	(void)state;
-	return cmh_http_global_init() == CMH_OK ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-	(void)state;
-	cmh_http_global_cleanup();
-	return 0;
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -846,5 +700,5 @@ int main(void)
 		cmocka_unit_test(test_ims_logs_no_secrets),
 	};
 
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, fx_http_setup, fx_http_teardown);
 }

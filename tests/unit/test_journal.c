@@ -1094,6 +1094,46 @@ static void test_journal_append_async(void **state)
 	cmh_journal_close(j);
 }
 
+/* Retention deletes only finished events older than the cut-off, with their
+ * delivery rows, in bounded batches. */
+static void test_journal_prune(void **state)
+{
+	struct fixture *f = *state;
+	struct cmh_journal *j = open_ok(f);
+	struct cmh_journal_delivery del;
+	size_t n = 99;
+
+	append_one(j, "old-done", 100, "pending", true);
+	append_one(j, "old-ignored", 100, "ignored", true);
+	append_one(j, "old-failed", 100, "pending", true);
+	append_one(j, "old-pending", 100, "pending", true);
+	append_one(j, "new-done", 5000, "pending", true);
+	claim_all(j);
+	assert_int_equal(cmh_journal_delivery_get(j, "old-done", "slack", 0, &del), CMH_OK);
+	assert_int_equal(cmh_journal_finish(j, "old-done", CMH_JOURNAL_DONE, 0, NULL), CMH_OK);
+	assert_int_equal(cmh_journal_finish(j, "old-failed", CMH_JOURNAL_FAILED, 0, "x"), CMH_OK);
+	assert_int_equal(cmh_journal_finish(j, "old-pending", CMH_JOURNAL_PENDING, 0, "x"),
+			 CMH_OK);
+	assert_int_equal(cmh_journal_finish(j, "new-done", CMH_JOURNAL_DONE, 0, NULL), CMH_OK);
+
+	assert_int_equal(cmh_journal_prune(j, 1000, 0, &n), CMH_ERR_USAGE);
+	assert_int_equal(cmh_journal_prune(j, 1000, 2, &n), CMH_OK);
+	assert_int_equal(n, 2);
+	assert_int_equal(cmh_journal_prune(j, 1000, 2, &n), CMH_OK);
+	assert_int_equal(n, 1);
+	assert_int_equal(cmh_journal_prune(j, 1000, 2, &n), CMH_OK);
+	assert_int_equal(n, 0);
+	assert_false(exists(j, "old-done"));
+	assert_false(exists(j, "old-ignored"));
+	assert_false(exists(j, "old-failed"));
+	assert_true(exists(j, "old-pending"));
+	assert_true(exists(j, "new-done"));
+	/* The delivery row went with its event. */
+	assert_int_equal(cmh_journal_delivery_finish(j, "old-done", "slack", CMH_JOURNAL_DONE, 0,
+						     NULL), CMH_ERR_NOT_FOUND);
+	cmh_journal_close(j);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
@@ -1113,6 +1153,7 @@ int main(void)
 		T(test_journal_claim_finish_retry),
 		T(test_journal_claim_orders_each_execution),
 		T(test_journal_recover),
+		T(test_journal_prune),
 		T(test_journal_deliveries),
 		T(test_journal_replay_ids),
 		T(test_journal_replay_failed),

@@ -3,7 +3,8 @@
  * failures and unusable keys not cached, eviction, single flight under
  * concurrent lookups (a fetch that blocks until the test releases it), the
  * authenticate step over two key paths, and the production fetch against a
- * small libmicrohttpd server on 127.0.0.1.
+ * fake key host (fake_server.h) on 127.0.0.1. Keys and signatures come from
+ * sign.h.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -15,21 +16,19 @@
 
 #include <cmocka.h>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <pthread.h>
-#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
-#include <microhttpd.h>
+#include <openssl/ec.h>
 #include <openssl/evp.h>
-#include <openssl/pem.h>
 
 #include "bounds.h"
+#include "fake_server.h"
 #include "http_client.h"
 #include "keycache.h"
 #include "sig.h"
+#include "sign.h"
 
 #define BASE "https://static.adobeioevents.com"
 #define PATH_A "/prod/keys/pub-key-aaaaaaaa-0000-4000-8000-000000000001.pem"
@@ -102,41 +101,10 @@ static int fake_calls(struct fake *f)
 	return n;
 }
 
-static char *pubkey_pem(EVP_PKEY *pkey)
-{
-	BIO *bio = BIO_new(BIO_s_mem());
-	char *p, *out;
-	long n;
-
-	assert_non_null(bio);
-	assert_int_equal(PEM_write_bio_PUBKEY(bio, pkey), 1);
-	n = BIO_get_mem_data(bio, &p);
-	out = strndup(p, (size_t)n);
-	assert_non_null(out);
-	BIO_free(bio);
-	return out;
-}
-
-static char *sign_b64(EVP_PKEY *pkey, const void *data, size_t len)
-{
-	unsigned char sig[1024];
-	size_t siglen = sizeof(sig);
-	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-	char *out = malloc(4 * ((sizeof(sig) + 2) / 3) + 1);
-
-	assert_non_null(ctx);
-	assert_non_null(out);
-	assert_int_equal(EVP_DigestSignInit(ctx, NULL, EVP_sha256(), NULL, pkey), 1);
-	assert_int_equal(EVP_DigestSign(ctx, sig, &siglen, data, len), 1);
-	EVP_MD_CTX_free(ctx);
-	EVP_EncodeBlock((unsigned char *)out, sig, (int)siglen);
-	return out;
-}
-
-/* Shared across tests: two key pairs and their PEMs. */
+/* Shared across tests: two key pairs (sign.h's shared keys) and their PEMs. */
 struct fixture {
-	EVP_PKEY *p1, *p2;
-	char *pem1, *pem2;
+	const struct sign_key *k1, *k2;
+	const char *pem1, *pem2;
 	struct fake fake;
 	struct cmh_keycache *kc;
 };
@@ -147,12 +115,10 @@ static int group_setup(void **state)
 
 	if (!fx || cmh_http_global_init() != CMH_OK)
 		return -1;
-	fx->p1 = EVP_RSA_gen(2048);
-	fx->p2 = EVP_RSA_gen(2048);
-	if (!fx->p1 || !fx->p2)
-		return -1;
-	fx->pem1 = pubkey_pem(fx->p1);
-	fx->pem2 = pubkey_pem(fx->p2);
+	fx->k1 = sign_key_shared(0);
+	fx->k2 = sign_key_shared(1);
+	fx->pem1 = sign_key_pem(fx->k1);
+	fx->pem2 = sign_key_pem(fx->k2);
 	*state = fx;
 	return 0;
 }
@@ -161,10 +127,6 @@ static int group_teardown(void **state)
 {
 	struct fixture *fx = *state;
 
-	EVP_PKEY_free(fx->p1);
-	EVP_PKEY_free(fx->p2);
-	free(fx->pem1);
-	free(fx->pem2);
 	free(fx);
 	cmh_http_global_cleanup();
 	return 0;
@@ -325,7 +287,8 @@ static void test_keycache_bad_pem_not_cached(void **state)
 	char *ec_pem;
 
 	assert_non_null(ec);
-	ec_pem = pubkey_pem(ec);
+	ec_pem = sign_public_pem(ec);
+	assert_non_null(ec_pem);
 	fx->fake.pem = "<html>not a key</html>";
 	assert_int_equal(get(fx, PATH_A), CMH_ERR_SIGNATURE);
 	assert_int_equal(get(fx, PATH_A), CMH_ERR_SIGNATURE);
@@ -512,17 +475,27 @@ static void test_keycache_single_flight_failure(void **state)
 static const char body[] = "[{\"event_id\":\"x\",\"event\":{}}]";
 #define BODY_LEN (sizeof(body) - 1)
 
-static void test_keycache_authenticate(void **state)
+/* The fake serves key 2 at PATH_B and key 1 everywhere else; *ret_s1 and
+ * *ret_s2 (when not NULL) are `body` signed by key 1 and 2 (free() them). */
+static void serve_two_keys(struct fixture *fx, char **ret_s1, char **ret_s2)
 {
-	struct fixture *fx = *state;
-	char *s1 = sign_b64(fx->p1, body, BODY_LEN);
-	char *s2 = sign_b64(fx->p2, body, BODY_LEN);
-	struct cmh_buf err;
-
-	cmh_buf_init(&err, CMH_BUF_MAX_ERRMSG);
 	fx->fake.pem = fx->pem1;
 	fx->fake.path2 = PATH_B;
 	fx->fake.pem2 = fx->pem2;
+	if (ret_s1)
+		*ret_s1 = sign_body(fx->k1, body, BODY_LEN);
+	if (ret_s2)
+		*ret_s2 = sign_body(fx->k2, body, BODY_LEN);
+}
+
+static void test_keycache_authenticate(void **state)
+{
+	struct fixture *fx = *state;
+	char *s1, *s2;
+	struct cmh_buf err;
+
+	serve_two_keys(fx, &s1, &s2);
+	cmh_buf_init(&err, CMH_BUF_MAX_ERRMSG);
 
 	/* Pair 1 verifies: key 2 is not even fetched. */
 	assert_int_equal(cmh_keycache_authenticate(fx->kc, body, BODY_LEN, s1, PATH_A, s2, PATH_B,
@@ -562,11 +535,9 @@ static void test_keycache_authenticate(void **state)
 static void test_keycache_authenticate_fetch_failures(void **state)
 {
 	struct fixture *fx = *state;
-	char *s2 = sign_b64(fx->p2, body, BODY_LEN);
+	char *s2;
 
-	fx->fake.pem = fx->pem1;
-	fx->fake.path2 = PATH_B;
-	fx->fake.pem2 = fx->pem2;
+	serve_two_keys(fx, NULL, &s2);
 	/* Key 1 unreachable, pair 2 verifies: authentic. */
 	fx->fake.fail = CMH_ERR_NETWORK;
 	fx->fake.fail_suffix = PATH_A;
@@ -597,14 +568,11 @@ static void test_keycache_authenticate_fetch_failures(void **state)
 static void test_keycache_authenticate_cached_never_fetches(void **state)
 {
 	struct fixture *fx = *state;
-	char *s1 = sign_b64(fx->p1, body, BODY_LEN);
-	char *s2 = sign_b64(fx->p2, body, BODY_LEN);
+	char *s1, *s2;
 	struct cmh_buf err;
 
+	serve_two_keys(fx, &s1, &s2);
 	cmh_buf_init(&err, CMH_BUF_MAX_ERRMSG);
-	fx->fake.pem = fx->pem1;
-	fx->fake.path2 = PATH_B;
-	fx->fake.pem2 = fx->pem2;
 	/* Nothing cached yet: "go and fetch", without fetching. */
 	assert_int_equal(cmh_keycache_authenticate_cached(fx->kc, body, BODY_LEN, s1, PATH_A, s2,
 							  PATH_B, &err), CMH_ERR_NOT_FOUND);
@@ -644,59 +612,27 @@ static void test_keycache_authenticate_cached_never_fetches(void **state)
 
 /* ---- production fetch over HTTP --------------------------------------------- */
 
-static enum MHD_Result key_server(void *cls, struct MHD_Connection *c, const char *url,
-	const char *method, const char *version, const char *upload, size_t *upload_size,
-	void **con_cls)
+/* A key host that serves pem at pub-key-ok.pem, with a 201 (created), a
+ * redirect (moved), a 404 (missing), a 503 (fail) and an oversized body (big). */
+static struct fake_server *start_key_server(const char *pem)
 {
-	const char *pem = cls;
 	static char big[20000];
-	struct MHD_Response *r;
-	unsigned status = 200;
-	const char *text = pem;
-	size_t len;
-	enum MHD_Result rc;
+	struct fake_server *f = fake_start();
+	struct fake_response r = { .status = 200, .body = pem,
+				   .headers = "Content-Type: application/x-pem-file" };
 
-	(void)method; (void)version; (void)upload; (void)upload_size; (void)con_cls;
-	if (strcmp(url, "/prod/keys/pub-key-missing.pem") == 0) {
-		status = 404;
-		text = "not found";
-	} else if (strcmp(url, "/prod/keys/pub-key-fail.pem") == 0) {
-		status = 503;
-		text = "busy";
-	} else if (strcmp(url, "/prod/keys/pub-key-created.pem") == 0) {
-		status = 201;
-	} else if (strcmp(url, "/prod/keys/pub-key-moved.pem") == 0) {
-		status = 302;
-	} else if (strcmp(url, "/prod/keys/pub-key-big.pem") == 0) {
-		memset(big, 'k', sizeof(big) - 1);
-		text = big;
-	}
-	len = strlen(text);
-	r = MHD_create_response_from_buffer(len, (void *)text, MHD_RESPMEM_MUST_COPY);
-	if (!r)
-		return MHD_NO;
-	if (status == 302)
-		MHD_add_response_header(r, "Location", "/prod/keys/pub-key-ok.pem");
-	rc = MHD_queue_response(c, status, r);
-	MHD_destroy_response(r);
-	return rc;
-}
-
-static struct MHD_Daemon *start_key_server(const char *pem, uint16_t *ret_port)
-{
-	struct sockaddr_in sa = { .sin_family = AF_INET };
-	struct MHD_Daemon *d;
-	const union MHD_DaemonInfo *info;
-
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD, 0, NULL, NULL, key_server,
-			     (void *)pem, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
-			     MHD_OPTION_END);
-	assert_non_null(d);
-	info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
-	assert_non_null(info);
-	*ret_port = info->port;
-	return d;
+	assert_non_null(f);
+	fake_push(f, "GET", "/prod/keys/pub-key-ok.pem", &r);
+	r.status = 201;
+	fake_push(f, "GET", "/prod/keys/pub-key-created.pem", &r);
+	r.status = 302;
+	r.headers = "Content-Type: application/x-pem-file\nLocation: /prod/keys/pub-key-ok.pem";
+	fake_push(f, "GET", "/prod/keys/pub-key-moved.pem", &r);
+	memset(big, 'k', sizeof(big) - 1);
+	fake_push_json(f, "GET", "/prod/keys/pub-key-big.pem", 200, big);
+	fake_push_json(f, "GET", "/prod/keys/pub-key-missing.pem", 404, "not found");
+	fake_push_json(f, "GET", "/prod/keys/pub-key-fail.pem", 503, "busy");
+	return f;
 }
 
 static enum cmh_err http_fetch(uint16_t port, const char *path, struct cmh_buf *pem)
@@ -708,29 +644,13 @@ static enum cmh_err http_fetch(uint16_t port, const char *path, struct cmh_buf *
 	return cmh_keycache_fetch_http(url, pem, NULL, NULL);
 }
 
-/* A port on 127.0.0.1 nobody listens on: bound (so nobody else gets it) but
- * not listening, so connecting is refused. */
-static int closed_port(uint16_t *ret_port)
-{
-	struct sockaddr_in sa = { .sin_family = AF_INET };
-	socklen_t len = sizeof(sa);
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-	assert_true(fd >= 0);
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
-	*ret_port = ntohs(sa.sin_port);
-	return fd;
-}
-
 static void test_keycache_fetch_http(void **state)
 {
 	struct fixture *fx = *state;
 	struct cmh_buf pem;
-	uint16_t port, dead;
-	struct MHD_Daemon *d = start_key_server(fx->pem1, &port);
-	int fd = closed_port(&dead);
+	struct fake_server *f = start_key_server(fx->pem1);
+	uint16_t port = fake_port(f), dead;
+	int fd = fake_refusing_port(&dead);
 	enum cmh_err err;
 
 	cmh_buf_init(&pem, CMH_MAX_KEY_RESPONSE);
@@ -751,22 +671,19 @@ static void test_keycache_fetch_http(void **state)
 	assert_true(cmh_err_is_transient(err));
 	cmh_buf_release(&pem);
 	close(fd);
-	MHD_stop_daemon(d);
+	fake_stop(f);
 }
 
 /* The default fetch end to end: cache over a real HTTP key server. */
 static void test_keycache_default_fetch_end_to_end(void **state)
 {
 	struct fixture *fx = *state;
-	uint16_t port;
-	struct MHD_Daemon *d = start_key_server(fx->pem1, &port);
-	char base[64];
-	struct cmh_keycache_opts o = { .base_url = base };
+	struct fake_server *f = start_key_server(fx->pem1);
+	struct cmh_keycache_opts o = { .base_url = fake_url(f) };
 	struct cmh_keycache *kc;
-	char *s1 = sign_b64(fx->p1, body, BODY_LEN);
+	char *s1 = sign_body(fx->k1, body, BODY_LEN);
 	struct cmh_keycache_stats s;
 
-	snprintf(base, sizeof(base), "http://127.0.0.1:%u", port);
 	assert_int_equal(cmh_keycache_new(&o, &kc), CMH_OK);
 	assert_int_equal(cmh_keycache_authenticate(kc, body, BODY_LEN, s1, "/prod/keys/pub-key-ok.pem",
 						   "AAAA", "/prod/keys/pub-key-missing.pem", NULL), CMH_OK);
@@ -782,7 +699,7 @@ static void test_keycache_default_fetch_end_to_end(void **state)
 	assert_int_equal(s.entries, 1);
 	cmh_keycache_free(kc);
 	free(s1);
-	MHD_stop_daemon(d);
+	fake_stop(f);
 }
 
 int main(void)

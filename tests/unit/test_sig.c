@@ -1,7 +1,7 @@
 /*
  * Unit tests for sig.c: the key path matcher (table of hostile inputs), PEM
  * key parsing (RSA only, sizes), strict base64 decoding, and RSA-SHA256
- * verification with keys generated here plus one fixed vector produced by
+ * verification with sign.h's test keys plus one fixed vector produced by
  * `openssl dgst -sha256 -sign` (tests/data/sig/), i.e. by a different signer.
  */
 #include <setjmp.h>
@@ -19,60 +19,27 @@
 #include <openssl/rsa.h>
 
 #include "sig.h"
+#include "sign.h"
+#include "testdata.h"
 
 /* ---- helpers ------------------------------------------------------------ */
 
-/* tests/data/<rel>, found next to this source file. */
-static char *read_data(const char *rel, size_t *ret_len)
-{
-	const char *slash = strrchr(__FILE__, '/');
-	int dirlen = slash ? (int)(slash - __FILE__) : 1;
-	char path[4096];
-	char *data;
-	long n;
-	FILE *f;
-
-	assert_true(snprintf(path, sizeof(path), "%.*s/../data/%s", dirlen,
-			     slash ? __FILE__ : ".", rel) < (int)sizeof(path));
-	f = fopen(path, "rb");
-	assert_non_null(f);
-	assert_int_equal(fseek(f, 0, SEEK_END), 0);
-	n = ftell(f);
-	assert_true(n >= 0);
-	rewind(f);
-	data = malloc((size_t)n + 1);
-	assert_non_null(data);
-	assert_int_equal(fread(data, 1, (size_t)n, f), (size_t)n);
-	data[n] = '\0';
-	fclose(f);
-	if (ret_len)
-		*ret_len = (size_t)n;
-	return data;
-}
-
 /* The SubjectPublicKeyInfo PEM of pkey, as a heap string. */
-static char *pubkey_pem(EVP_PKEY *pkey)
+static char *pubkey_pem(const EVP_PKEY *pkey)
 {
-	BIO *bio = BIO_new(BIO_s_mem());
-	char *p, *out;
-	long n;
+	char *pem = sign_public_pem(pkey);
 
-	assert_non_null(bio);
-	assert_int_equal(PEM_write_bio_PUBKEY(bio, pkey), 1);
-	n = BIO_get_mem_data(bio, &p);
-	out = strndup(p, (size_t)n);
-	assert_non_null(out);
-	BIO_free(bio);
-	return out;
+	assert_non_null(pem);
+	return pem;
 }
 
-static struct cmh_sig_key *key_of(EVP_PKEY *pkey)
+static struct cmh_sig_key *key_of(const struct sign_key *k)
 {
 	struct cmh_sig_key *key = NULL;
-	char *pem = pubkey_pem(pkey);
+	const char *pem = sign_key_pem(k);
 
-	assert_int_equal(cmh_sig_key_new_from_pem(pem, strlen(pem), &key, NULL), CMH_OK);
-	free(pem);
+	if (cmh_sig_key_new_from_pem(pem, strlen(pem), &key, NULL) != CMH_OK)
+		return NULL;
 	return key;
 }
 
@@ -85,30 +52,9 @@ static char *b64(const unsigned char *raw, size_t n)
 	return out;
 }
 
-/* base64(RSA-SHA256 PKCS#1 v1.5 signature of data), cut to keep bytes. */
-static char *sign_b64_trunc(EVP_PKEY *pkey, const void *data, size_t len, size_t keep)
-{
-	unsigned char sig[1024];
-	size_t siglen = sizeof(sig);
-	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-	char *out;
-
-	assert_non_null(ctx);
-	assert_int_equal(EVP_DigestSignInit(ctx, NULL, EVP_sha256(), NULL, pkey), 1);
-	assert_int_equal(EVP_DigestSign(ctx, sig, &siglen, data, len), 1);
-	EVP_MD_CTX_free(ctx);
-	out = b64(sig, keep < siglen ? keep : siglen);
-	return out;
-}
-
-static char *sign_b64(EVP_PKEY *pkey, const void *data, size_t len)
-{
-	return sign_b64_trunc(pkey, data, len, SIZE_MAX);
-}
-
-/* Two RSA-2048 key pairs shared by the verification tests. */
+/* Two RSA-2048 key pairs (sign.h's shared keys) for the verification tests. */
 struct fixture {
-	EVP_PKEY *pa, *pb;
+	const struct sign_key *pa, *pb;
 	struct cmh_sig_key *ka, *kb;
 };
 
@@ -118,12 +64,12 @@ static int setup_keys(void **state)
 
 	if (!fx)
 		return -1;
-	fx->pa = EVP_RSA_gen(2048);
-	fx->pb = EVP_RSA_gen(2048);
-	if (!fx->pa || !fx->pb)
-		return -1;
+	fx->pa = sign_key_shared(0);
+	fx->pb = sign_key_shared(1);
 	fx->ka = key_of(fx->pa);
 	fx->kb = key_of(fx->pb);
+	if (!fx->ka || !fx->kb)
+		return -1;
 	*state = fx;
 	return 0;
 }
@@ -134,8 +80,6 @@ static int teardown_keys(void **state)
 
 	cmh_sig_key_free(fx->ka);
 	cmh_sig_key_free(fx->kb);
-	EVP_PKEY_free(fx->pa);
-	EVP_PKEY_free(fx->pb);
 	free(fx);
 	return 0;
 }
@@ -228,7 +172,7 @@ static void test_sig_key_parses_rsa_pem(void **state)
 {
 	struct fixture *fx = *state;
 	struct cmh_sig_key *k = NULL;
-	char *pem = pubkey_pem(fx->pa);
+	char *pem = pubkey_pem(sign_key_pkey(fx->pa));
 
 	assert_int_equal(cmh_sig_key_new_from_pem(pem, strlen(pem), &k, NULL), CMH_OK);
 	assert_int_equal(cmh_sig_key_bits(k), 2048);
@@ -245,7 +189,7 @@ static void test_sig_key_rejects_other_keys(void **state)
 {
 	struct cmh_sig_key *k = NULL;
 	struct cmh_buf err;
-	char *ec = read_data("sig/ec-pub-key.pem", NULL);
+	char *ec = testdata_read("sig/ec-pub-key.pem", NULL);
 	EVP_PKEY *small = EVP_RSA_gen(1024);
 	EVP_PKEY *ed = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
 	char *pem;
@@ -278,7 +222,7 @@ static void test_sig_key_rejects_malformed_pem(void **state)
 {
 	struct fixture *fx = *state;
 	struct cmh_sig_key *k = NULL;
-	char *pem = pubkey_pem(fx->pa);
+	char *pem = pubkey_pem(sign_key_pkey(fx->pa));
 	BIO *bio = BIO_new(BIO_s_mem());
 	char *priv;
 	long n;
@@ -293,7 +237,7 @@ static void test_sig_key_rejects_malformed_pem(void **state)
 	assert_int_equal(cmh_sig_key_new_from_pem(pem, strlen(pem), &k, NULL), CMH_ERR_PARSE);
 	/* A private key is not a "PUBLIC KEY" block. */
 	assert_non_null(bio);
-	assert_int_equal(PEM_write_bio_PrivateKey(bio, fx->pa, NULL, NULL, 0, NULL, NULL), 1);
+	assert_int_equal(PEM_write_bio_PrivateKey(bio, sign_key_pkey(fx->pa), NULL, NULL, 0, NULL, NULL), 1);
 	n = BIO_get_mem_data(bio, &priv);
 	assert_int_equal(cmh_sig_key_new_from_pem(priv, (size_t)n, &k, NULL), CMH_ERR_PARSE);
 	assert_null(k);
@@ -364,8 +308,8 @@ static void test_sig_decode_b64_strict(void **state)
 static void test_sig_verify_delivery_either_signature(void **state)
 {
 	struct fixture *fx = *state;
-	char *sa = sign_b64(fx->pa, body, BODY_LEN);
-	char *sb = sign_b64(fx->pb, body, BODY_LEN);
+	char *sa = sign_body(fx->pa, body, BODY_LEN);
+	char *sb = sign_body(fx->pb, body, BODY_LEN);
 
 	/* sig1 only, sig2 only, both. */
 	assert_int_equal(cmh_sig_verify_delivery(body, BODY_LEN, sa, fx->ka, NULL, NULL), CMH_OK);
@@ -394,8 +338,8 @@ static void test_sig_verify_detects_changes(void **state)
 {
 	struct fixture *fx = *state;
 	char copy[sizeof(body)];
-	char *sa = sign_b64(fx->pa, body, BODY_LEN);
-	char *other = sign_b64(fx->pa, "{}", 2);
+	char *sa = sign_body(fx->pa, body, BODY_LEN);
+	char *other = sign_body(fx->pa, "{}", 2);
 
 	assert_int_equal(cmh_sig_verify(body, BODY_LEN, sa, fx->ka), CMH_OK);
 	/* Flip every byte of the body in turn: none may still verify. */
@@ -417,8 +361,8 @@ static void test_sig_verify_detects_changes(void **state)
 static void test_sig_verify_rejects_malformed_signatures(void **state)
 {
 	struct fixture *fx = *state;
-	char *sa = sign_b64(fx->pa, body, BODY_LEN);
-	char *trunc = sign_b64_trunc(fx->pa, body, BODY_LEN, 255);
+	char *sa = sign_body(fx->pa, body, BODY_LEN);
+	char *trunc = sign_body_cut(fx->pa, body, BODY_LEN, 255);
 	size_t n = strlen(sa);
 	char *mod = strdup(sa);
 	char *ws;
@@ -463,7 +407,7 @@ static void test_sig_verify_rejects_malformed_signatures(void **state)
 static void test_sig_verify_empty_body(void **state)
 {
 	struct fixture *fx = *state;
-	char *s = sign_b64(fx->pa, "", 0);
+	char *s = sign_body(fx->pa, "", 0);
 
 	assert_int_equal(cmh_sig_verify(NULL, 0, s, fx->ka), CMH_OK);
 	assert_int_equal(cmh_sig_verify("x", 1, s, fx->ka), CMH_ERR_SIGNATURE);
@@ -481,7 +425,7 @@ static void test_sig_verify_rejects_pss(void **state)
 	char *s;
 
 	assert_non_null(ctx);
-	assert_int_equal(EVP_DigestSignInit(ctx, &pctx, EVP_sha256(), NULL, fx->pa), 1);
+	assert_int_equal(EVP_DigestSignInit(ctx, &pctx, EVP_sha256(), NULL, sign_key_pkey(fx->pa)), 1);
 	assert_true(EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) > 0);
 	assert_int_equal(EVP_DigestSign(ctx, sig, &siglen, (const unsigned char *)body, BODY_LEN), 1);
 	EVP_MD_CTX_free(ctx);
@@ -495,9 +439,9 @@ static void test_sig_verify_rejects_pss(void **state)
 static void test_sig_verify_fixed_vector(void **state)
 {
 	size_t pem_len, body_len;
-	char *pem = read_data("sig/pub-key-fixture.pem", &pem_len);
-	char *data = read_data("sig/body.json", &body_len);
-	char *sig = read_data("sig/body.json.sig1.b64", NULL);
+	char *pem = testdata_read("sig/pub-key-fixture.pem", &pem_len);
+	char *data = testdata_read("sig/body.json", &body_len);
+	char *sig = testdata_read("sig/body.json.sig1.b64", NULL);
 	struct cmh_sig_key *k = NULL;
 
 	(void)state;

@@ -18,37 +18,12 @@
 
 #include "bounds.h"
 #include "event.h"
+#include "testdata.h"
 #include "webhook.h"
 
 #define API "https://cloudmanager.adobe.io"
 #define CLIENT "0123456789abcdef0123456789abcdef"
 #define EXEC_URL API "/api/program/22734/pipeline/48201733/execution/1190642"
-
-/* tests/data/<rel>, found next to this source file. */
-static char *read_data(const char *rel)
-{
-	const char *slash = strrchr(__FILE__, '/');
-	int dirlen = slash ? (int)(slash - __FILE__) : 1;
-	char path[4096];
-	char *data;
-	long n;
-	FILE *f;
-
-	assert_true(snprintf(path, sizeof(path), "%.*s/../data/%s", dirlen,
-			     slash ? __FILE__ : ".", rel) < (int)sizeof(path));
-	f = fopen(path, "rb");
-	assert_non_null(f);
-	assert_int_equal(fseek(f, 0, SEEK_END), 0);
-	n = ftell(f);
-	assert_true(n >= 0);
-	rewind(f);
-	data = malloc((size_t)n + 1);
-	assert_non_null(data);
-	assert_int_equal(fread(data, 1, (size_t)n, f), (size_t)n);
-	data[n] = '\0';
-	fclose(f);
-	return data;
-}
 
 static enum cmh_err parse(const char *body, struct cmh_webhook_delivery *d)
 {
@@ -190,7 +165,7 @@ static void test_webhook_parses_reference_examples(void **state)
 {
 	(void)state;
 	for (size_t i = 0; i < sizeof(examples) / sizeof(examples[0]); i++) {
-		char *body = read_data(examples[i].file);
+		char *body = testdata_read(examples[i].file, NULL);
 		struct cmh_webhook_delivery d;
 
 		assert_int_equal(parse(body, &d), CMH_OK);
@@ -208,7 +183,9 @@ static void test_webhook_parses_reference_examples(void **state)
 
 static void test_webhook_parses_batch_of_two(void **state)
 {
-	char *a = read_data(examples[3].file), *b = read_data(examples[4].file), *body;
+	char *a = testdata_read(examples[3].file, NULL);
+	char *b = testdata_read(examples[4].file, NULL);
+	char *body;
 	struct cmh_webhook_delivery d;
 
 	(void)state;
@@ -447,7 +424,7 @@ static void test_webhook_rejects_empty_and_binary(void **state)
 
 static void test_webhook_rejects_truncated(void **state)
 {
-	char *body = read_data(examples[0].file);
+	char *body = testdata_read(examples[0].file, NULL);
 	size_t end = strrchr(body, '}') - body;
 	struct cmh_webhook_delivery d;
 
