@@ -18,7 +18,8 @@ link() { # output, sources..., with CMH_BINARY = $BINARY
 	out=$1; shift
 	# shellcheck disable=SC2046
 	cc -std=c17 -D_GNU_SOURCE -O1 -g -Wall -Wextra -Wno-unused-parameter -Werror -I tests/integration/lib -I src/core \
-		-DCMH_BINARY="\"$BINARY\"" -DCMH_SOURCE_DIR="\"$PWD\"" -o "$out" "$@" \
+		-DCMH_BINARY="\"$BINARY\"" -DCMH_SOURCE_DIR="\"$PWD\"" \
+		-DCMH_VERSION="\"$VERSION\"" -o "$out" "$@" \
 		"$BUILD/libcmhook_core.a" \
 		$(pkg-config --libs cmocka libcurl jansson libmicrohttpd sqlite3 libssl libcrypto) \
 		$(pkg-config --libs libsystemd 2>/dev/null || true) -lpthread -lm
@@ -30,6 +31,7 @@ cmake -S . -B "$BUILD" -DCMH_WERROR=ON >/dev/null
 cmake --build "$BUILD" -j"$JOBS" --target cmhook cmhook_core >/dev/null
 
 BINARY=$PWD/$BUILD/cmhook
+VERSION=$("$BINARY" --version | cut -d' ' -f2)
 link "$BUILD/test_robustness" tests/robustness/test_robustness.c \
 	tests/integration/lib/*.c tests/testlib_stub.c
 echo "robustness: $ROBUST_MODE mode"

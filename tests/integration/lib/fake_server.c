@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <time.h>
 
 #include "buf.h"
@@ -68,6 +69,21 @@ static long mono_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* CLOCK_MONOTONIC now + ms, for pthread_cond_timedwait on f->cond. */
+static struct timespec deadline_in(unsigned ms)
+{
+	struct timespec d;
+
+	clock_gettime(CLOCK_MONOTONIC, &d);
+	d.tv_sec += ms / 1000;
+	d.tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (d.tv_nsec >= 1000000000L) {
+		d.tv_sec++;
+		d.tv_nsec -= 1000000000L;
+	}
+	return d;
 }
 
 /* ---- request recording --------------------------------------------------- */
@@ -240,16 +256,9 @@ static void routes_free(struct route *r)
  */
 static bool wait_or_stop(struct fake_server *f, unsigned delay_ms, bool forever)
 {
-	struct timespec deadline;
+	struct timespec deadline = deadline_in(delay_ms);
 	bool stopping;
 
-	clock_gettime(CLOCK_MONOTONIC, &deadline);
-	deadline.tv_sec += delay_ms / 1000;
-	deadline.tv_nsec += (long)(delay_ms % 1000) * 1000000L;
-	if (deadline.tv_nsec >= 1000000000L) {
-		deadline.tv_sec++;
-		deadline.tv_nsec -= 1000000000L;
-	}
 	(void)pthread_mutex_lock(&f->lock);
 	while (!f->stopping) {
 		int rc = forever ? pthread_cond_wait(&f->cond, &f->lock)
@@ -295,14 +304,48 @@ static bool add_headers(struct MHD_Response *mr, const char *lines)
 	return has_ct;
 }
 
+/* A chunked body: its own copy, because MHD reads it after the handler (and free_body) ran. */
+struct chunked_body {
+	size_t len;
+	char data[];
+};
+
+static ssize_t chunked_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	const struct chunked_body *b = cls;
+
+	if (pos >= b->len)
+		return MHD_CONTENT_READER_END_OF_STREAM;
+	if (max > b->len - pos)
+		max = b->len - (size_t)pos;
+	memcpy(buf, b->data + pos, max);
+	return (ssize_t)max;
+}
+
+static struct MHD_Response *chunked_response(const char *body, size_t len)
+{
+	struct chunked_body *b = tmp_xmalloc(sizeof(*b) + len);
+	struct MHD_Response *mr;
+
+	b->len = len;
+	memcpy(b->data, body, len);
+	mr = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 1024, chunked_read, b, free);
+	if (!mr)
+		free(b);
+	return mr;
+}
+
 static enum MHD_Result answer(struct MHD_Connection *conn, const struct fake_response *r)
 {
 	size_t len = r->body ? (r->body_len ? r->body_len : strlen(r->body)) : 0;
 	struct MHD_Response *mr;
 	enum MHD_Result ret;
 
-	mr = MHD_create_response_from_buffer(len, (void *)(r->body ? r->body : ""),
-					     MHD_RESPMEM_MUST_COPY);
+	if (r->chunked)
+		mr = chunked_response(r->body ? r->body : "", len);
+	else
+		mr = MHD_create_response_from_buffer(len, (void *)(r->body ? r->body : ""),
+						     MHD_RESPMEM_MUST_COPY);
 	if (!mr)
 		return MHD_NO;
 	if (!add_headers(mr, r->headers) && len > 0)
@@ -531,16 +574,9 @@ const struct fake_request *fake_request_nth(struct fake_server *f, const char *m
 bool fake_wait_requests(struct fake_server *f, const char *method, const char *path, size_t n,
 			unsigned timeout_ms)
 {
-	struct timespec deadline;
+	struct timespec deadline = deadline_in(timeout_ms);
 	bool ok;
 
-	clock_gettime(CLOCK_MONOTONIC, &deadline);
-	deadline.tv_sec += timeout_ms / 1000;
-	deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-	if (deadline.tv_nsec >= 1000000000L) {
-		deadline.tv_sec++;
-		deadline.tv_nsec -= 1000000000L;
-	}
 	(void)pthread_mutex_lock(&f->lock);
 	while (!(ok = count_locked(f, method, path) >= n))
 		if (pthread_cond_timedwait(&f->cond, &f->lock, &deadline) == ETIMEDOUT)
@@ -549,6 +585,19 @@ bool fake_wait_requests(struct fake_server *f, const char *method, const char *p
 		ok = count_locked(f, method, path) >= n;
 	(void)pthread_mutex_unlock(&f->lock);
 	return ok;
+}
+
+const struct fake_request *fake_request_last(struct fake_server *f, const char *method,
+					     const char *path)
+{
+	const struct fake_request *found = NULL;
+
+	(void)pthread_mutex_lock(&f->lock);
+	for (size_t i = f->nreqs; i > 0 && !found; i--)
+		if (matches(f->reqs[i - 1], method, path))
+			found = f->reqs[i - 1];
+	(void)pthread_mutex_unlock(&f->lock);
+	return found;
 }
 
 const char *fake_header(const struct fake_request *req, const char *name)
@@ -640,4 +689,20 @@ bad:
 	if (ret_count)
 		*ret_count = 0;
 	return NULL;
+}
+
+/* ---- a port that refuses ----------------------------------------------------- */
+
+int fake_refusing_port(uint16_t *ret_port)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = 0 };
+	socklen_t len = sizeof(sa);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
+	    getsockname(fd, (struct sockaddr *)&sa, &len) != 0)
+		abort();
+	*ret_port = ntohs(sa.sin_port);
+	return fd;
 }

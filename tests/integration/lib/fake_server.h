@@ -64,6 +64,7 @@ struct fake_response {
 	unsigned delay_ms;        /* wait this long before answering */
 	bool hang;                /* never answer: hold the connection until fake_stop() */
 	bool drop;                /* close the connection without any answer */
+	bool chunked;             /* send the body without Content-Length (chunked) */
 	fake_handler_fn handler;  /* dynamic answer (see above) */
 	void *ud;                 /* handler's argument */
 	bool free_body;           /* handlers only: free(body) after use */
@@ -104,6 +105,10 @@ const struct fake_request *fake_request_nth(struct fake_server *f, const char *m
 bool fake_wait_requests(struct fake_server *f, const char *method, const char *path, size_t n,
 			unsigned timeout_ms);
 
+/* The most recent recorded request for (method, path), or NULL. */
+const struct fake_request *fake_request_last(struct fake_server *f, const char *method,
+					     const char *path);
+
 /* The value of the first header called name (case-insensitive), or NULL. */
 const char *fake_header(const struct fake_request *req, const char *name);
 
@@ -115,5 +120,12 @@ const char *fake_header(const struct fake_request *req, const char *name);
  * space, control or non-ASCII byte, or a field without '='.
  */
 char *fake_form_value(const char *body, size_t len, const char *name, int *ret_count);
+
+/*
+ * A port on 127.0.0.1 where connecting is refused: the returned socket is
+ * bound to it but not listening, so no one else can take the port while the
+ * caller holds it. close() the socket when done; aborts on failure.
+ */
+int fake_refusing_port(uint16_t *ret_port);
 
 #endif

@@ -17,6 +17,8 @@
 
 #include <cmocka.h>
 
+#include "http_client.h"
+
 /* Adobe's sample answer (ims-oauth.md §2) with a fresh token each time. */
 static void ims_token_handler(const struct fake_request *req, struct fake_response *resp, void *ud)
 {
@@ -61,6 +63,21 @@ char *fx_ims_token(const struct fx_ims *ims, unsigned n)
 unsigned fx_ims_issued(struct fx_ims *ims)
 {
 	return __atomic_load_n(&ims->issued, __ATOMIC_SEQ_CST);
+}
+
+void fx_ims_push_token(struct fake_server *f, const char *token, unsigned delay_ms)
+{
+	char *body = tmp_xasprintf(
+		"{\"access_token\":\"%s\",\"token_type\":\"bearer\",\"expires_in\":86399}", token);
+	struct fake_response r = {
+		.status = 200,
+		.headers = "Content-Type: application/json",
+		.body = body,
+		.delay_ms = delay_ms,
+	};
+
+	fake_push(f, "POST", FX_IMS_PATH, &r);
+	free(body);
 }
 
 #define REL "http://ns.adobe.com/adobecloud/rel/"
@@ -225,6 +242,19 @@ int fx_teardown(void **state)
 {
 	fx_world_free(*state);
 	*state = NULL;
+	return 0;
+}
+
+int fx_http_setup(void **state)
+{
+	(void)state;
+	return cmh_http_global_init() == CMH_OK ? 0 : -1;
+}
+
+int fx_http_teardown(void **state)
+{
+	(void)state;
+	cmh_http_global_cleanup();
 	return 0;
 }
 

@@ -52,6 +52,11 @@ void fx_ims_install(struct fx_ims *ims, struct fake_server *f);
 /* The nth token issued (n >= 1), as a new string. */
 char *fx_ims_token(const struct fx_ims *ims, unsigned n);
 unsigned fx_ims_issued(struct fx_ims *ims);
+/*
+ * Append one scripted answer to POST /ims/token/v3 of f: 200 with Adobe's
+ * answer shape for the fixed token `token` (expires_in 86399), after delay_ms.
+ */
+void fx_ims_push_token(struct fake_server *f, const char *token, unsigned delay_ms);
 
 /* The fake program list (HAL), as served on GET /api/programs. */
 extern const char fx_programs_json[];
@@ -101,6 +106,10 @@ void fx_expect_output(struct fx_world *w, const char *needle);
 /* cmocka fixtures: *state = a new world / free it. */
 int fx_setup(void **state);
 int fx_teardown(void **state);
+
+/* cmocka group fixtures for tests that call http_client.h: its global init and cleanup. */
+int fx_http_setup(void **state);
+int fx_http_teardown(void **state);
 
 /* Case-insensitive substring search in s[0..len). */
 bool fx_contains_ci(const char *s, size_t len, const char *needle);

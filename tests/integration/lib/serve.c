@@ -19,9 +19,7 @@
 
 #include <cmocka.h>
 
-#ifndef CMH_SOURCE_DIR
-#error "CMH_SOURCE_DIR must name the source tree"
-#endif
+#include "testdata.h"
 
 /* ---- key host --------------------------------------------------------------- */
 
@@ -368,12 +366,10 @@ void sv_get(struct sv *s, const char *path, const char *const *headers, struct h
 
 char *sv_data(const char *name, size_t *ret_len)
 {
-	char *path = tmp_xasprintf("%s/tests/data/events/%s", CMH_SOURCE_DIR, name);
-	char *data = tmp_read(path, ret_len);
+	char *rel = tmp_xasprintf("events/%s", name);
+	char *data = testdata_read(rel, ret_len);
 
-	if (!data)
-		fail_msg("cannot read %s", path);
-	free(path);
+	free(rel);
 	return data;
 }
 

@@ -8,6 +8,7 @@
 #include "sign.h"
 
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,7 +27,7 @@ struct sign_key {
 	char path[96];
 };
 
-static char *public_pem(EVP_PKEY *pkey)
+char *sign_public_pem(const EVP_PKEY *pkey)
 {
 	BIO *bio = BIO_new(BIO_s_mem());
 	char *data = NULL, *pem = NULL;
@@ -55,7 +56,7 @@ struct sign_key *sign_key_new(void)
 	k->pkey = EVP_RSA_gen(2048);
 	if (!k->pkey)
 		goto fail;
-	k->pem = public_pem(k->pkey);
+	k->pem = sign_public_pem(k->pkey);
 	if (!k->pem)
 		goto fail;
 	tmp_uuid(uuid);
@@ -104,7 +105,17 @@ const char *sign_key_path(const struct sign_key *k)
 	return k->path;
 }
 
+EVP_PKEY *sign_key_pkey(const struct sign_key *k)
+{
+	return k->pkey;
+}
+
 char *sign_body(const struct sign_key *k, const char *body, size_t len)
+{
+	return sign_body_cut(k, body, len, SIZE_MAX);
+}
+
+char *sign_body_cut(const struct sign_key *k, const char *body, size_t len, size_t keep)
 {
 	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
 	unsigned char *sig = NULL;
@@ -120,6 +131,8 @@ char *sign_body(const struct sign_key *k, const char *body, size_t len)
 	sig = tmp_xmalloc(siglen);
 	if (EVP_DigestSign(ctx, sig, &siglen, (const unsigned char *)body, len) != 1)
 		abort();
+	if (keep < siglen)
+		siglen = keep;
 	b64 = tmp_xmalloc(4 * ((siglen + 2) / 3) + 1);
 	(void)EVP_EncodeBlock((unsigned char *)b64, sig, (int)siglen);
 	free(sig);

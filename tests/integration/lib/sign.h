@@ -15,6 +15,8 @@
 
 #include <stddef.h>
 
+#include <openssl/types.h>
+
 struct fake_server;
 struct sign_key;
 
@@ -33,6 +35,13 @@ const char *sign_key_path(const struct sign_key *k);
 
 /* base64(RSA-SHA256-PKCS1v15(body[0..len))) as a new string (free() it); aborts on failure. */
 char *sign_body(const struct sign_key *k, const char *body, size_t len);
+/* The same over only the first `keep` bytes of the signature: a truncated signature. */
+char *sign_body_cut(const struct sign_key *k, const char *body, size_t len, size_t keep);
+
+/* The key pair itself (borrowed, valid as long as k), for tests that sign differently. */
+EVP_PKEY *sign_key_pkey(const struct sign_key *k);
+/* The SubjectPublicKeyInfo PEM of any public key, as a new string (free() it); NULL on failure. */
+char *sign_public_pem(const EVP_PKEY *pkey);
 
 /* Append a 200 answer with the PEM at GET sign_key_path(k) to the fake key host. */
 void sign_key_serve(const struct sign_key *k, struct fake_server *keyhost);
