@@ -33,6 +33,7 @@
 #define SERVE_MAX_CONNECTIONS 512
 #define SERVE_IDLE_TIMEOUT_S 15
 #define SERVE_DRAIN_MS 5000
+#define SERVE_MIN_BUFFERED ((size_t)64 * 1024 * 1024)
 #define SERVE_MAINTENANCE_S 3600
 #define SERVE_PRUNE_ROUNDS 100
 
@@ -128,6 +129,10 @@ static int build_daemon(struct cmh_cli *cli, struct daemon *d, struct cmh_buf *e
 		.address = cfg->listen_address,
 		.port = cfg->port,
 		.max_body = (size_t)cfg->max_body,
+		/* Room for sixteen full-size bodies at once; an unauthenticated
+		 * flood of large bodies is cut off there, not at the memory limit. */
+		.max_buffered = (size_t)cfg->max_body * 16 > SERVE_MIN_BUFFERED ?
+				(size_t)cfg->max_body * 16 : SERVE_MIN_BUFFERED,
 		.max_connections = SERVE_MAX_CONNECTIONS,
 		.idle_timeout_s = SERVE_IDLE_TIMEOUT_S,
 		.handler = cmh_routes_handle,
@@ -163,20 +168,26 @@ static int build_daemon(struct cmh_cli *cli, struct daemon *d, struct cmh_buf *e
 	return 0;
 }
 
+/*
+ * The order matters: every accepted request must be answered before the
+ * server stops (libmicrohttpd must not be stopped with a suspended
+ * connection), and the receiver must outlive the journal's last commit
+ * callback, which answers through it.
+ */
 static void take_down(struct daemon *d)
 {
 	if (d->server) {
 		cmh_http_server_quiesce(d->server);
-		d->routes.draining = 1;
+		__atomic_store_n(&d->routes.draining, 1, __ATOMIC_RELEASE);
 		if (d->receiver)
 			cmh_receiver_stop_accepting(d->receiver);
 		if (!cmh_http_server_drain(d->server, SERVE_DRAIN_MS))
 			cmh_log(CMH_LOG_INFO, "serve", "closing idle connections", "");
 	}
-	/* Answers everything still waiting for a key or a commit. */
-	cmh_receiver_free(d->receiver);
-	cmh_journal_shutdown(d->journal);
+	cmh_receiver_stop(d->receiver);      /* answers deliveries waiting for a key */
+	cmh_journal_shutdown(d->journal);    /* commits and answers the rest */
 	cmh_http_server_stop(d->server);
+	cmh_receiver_free(d->receiver);
 	/* Workers finish the event in hand; its state is in the journal. */
 	cmh_workers_stop(d->workers);
 	cmh_enricher_free(d->enricher);

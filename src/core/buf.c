@@ -36,7 +36,10 @@ void cmh_buf_wipe(struct cmh_buf *b)
 void cmh_buf_reset(struct cmh_buf *b)
 {
 	b->len = 0;
-	b->data[0] = '\0';
+	/* The shared empty slot is always "" already; writing it from several
+	 * threads would be a (harmless) data race. */
+	if (b->cap)
+		b->data[0] = '\0';
 }
 
 char *cmh_buf_detach(struct cmh_buf *b, size_t *ret_len)

@@ -19,6 +19,10 @@ enum cmh_err cmh_fs_ensure_dir(const char *dir, struct cmh_buf *errmsg)
 	struct cmh_buf path;
 	enum cmh_err err = CMH_OK;
 
+	if (!dir || !*dir) {
+		cmh_errf(errmsg, "empty directory name");
+		return CMH_ERR_IO;
+	}
 	if (is_dir(dir))
 		return CMH_OK;
 	cmh_buf_init(&path, CMH_BUF_MAX_SMALL);

@@ -30,6 +30,9 @@
  * larger header blocks are refused by libmicrohttpd with 431. */
 #define HEADER_MEMORY_LIMIT (16 * 1024)
 #define LISTEN_BACKLOG 1024
+/* A request body must arrive within this time, however it trickles in:
+ * the idle timeout alone lets a slow sender hold its buffer for ever. */
+#define REQUEST_BODY_DEADLINE_US (30ull * 1000 * 1000)
 
 enum exchange_state {
 	X_RECEIVING = 0,  /* body still arriving */
@@ -46,6 +49,8 @@ struct cmh_http_exchange {
 	const char *path;
 	struct cmh_buf body;
 	bool too_large;
+	uint64_t started_us;
+	size_t accounted;         /* body bytes counted in the server's budget */
 	uint64_t ready_us;
 	pthread_mutex_t lock;
 	enum exchange_state state;
@@ -59,6 +64,7 @@ struct cmh_http_server {
 	uint16_t port;
 	int listen_fd;
 	bool quiesced;
+	size_t buffered;          /* body bytes held by all connections (atomic access) */
 };
 
 uint64_t cmh_monotonic_us(void)
@@ -175,6 +181,7 @@ static struct cmh_http_exchange *exchange_new(struct cmh_http_server *s,
 	x->conn = conn;
 	x->path = url;
 	x->method = method;
+	x->started_us = cmh_monotonic_us();
 	cmh_buf_init(&x->body, s->cfg.max_body);
 	pthread_mutex_init(&x->lock, NULL);
 	return x;
@@ -193,6 +200,35 @@ static bool declared_too_large(struct MHD_Connection *conn, size_t max)
 	errno = 0;
 	v = strtoull(cl, &end, 10);
 	return errno == ERANGE || (*end == '\0' && end != cl && v > max);
+}
+
+/*
+ * Keep n more body bytes, within this request's cap (over it: 413 at the
+ * end) and the server-wide budget of buffered bytes (over it: close the
+ * connection, so unauthenticated uploads cannot take all memory).
+ */
+static enum MHD_Result buffer_upload(struct cmh_http_server *s, struct cmh_http_exchange *x,
+				     const char *data, size_t *n)
+{
+	size_t held = __atomic_add_fetch(&s->buffered, *n, __ATOMIC_RELAXED);
+
+	if (s->cfg.max_buffered && held > s->cfg.max_buffered) {
+		__atomic_sub_fetch(&s->buffered, *n, __ATOMIC_RELAXED);
+		cmh_log(CMH_LOG_WARN, "http", "request bodies over the memory budget: closing a "
+			"connection", "buffered=%zu", held - *n);
+		return MHD_NO;
+	}
+	if (cmh_buf_add(&x->body, data, *n)) {
+		__atomic_sub_fetch(&s->buffered, *n, __ATOMIC_RELAXED);
+		__atomic_sub_fetch(&s->buffered, x->accounted, __ATOMIC_RELAXED);
+		x->accounted = 0;
+		x->too_large = true;
+		cmh_buf_release(&x->body);
+	} else {
+		x->accounted += *n;
+	}
+	*n = 0;
+	return MHD_YES;
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
@@ -216,11 +252,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		return MHD_YES;
 	}
 	if (*upload_data_size) {
+		if (cmh_monotonic_us() - x->started_us > REQUEST_BODY_DEADLINE_US)
+			return MHD_NO; /* close: a sender this slow gets no more of our time */
+		if (!x->too_large)
+			return buffer_upload(s, x, upload_data, upload_data_size);
 		/* Past the cap the rest is read and dropped, never buffered. */
-		if (!x->too_large && cmh_buf_add(&x->body, upload_data, *upload_data_size)) {
-			x->too_large = true;
-			cmh_buf_release(&x->body);
-		}
 		*upload_data_size = 0;
 		return MHD_YES;
 	}
@@ -250,6 +286,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 		return;
 	if (x->response)
 		MHD_destroy_response(x->response);
+	__atomic_sub_fetch(&x->server->buffered, x->accounted, __ATOMIC_RELAXED);
 	cmh_buf_release(&x->body);
 	pthread_mutex_destroy(&x->lock);
 	free(x);

@@ -35,6 +35,7 @@ struct cmh_http_server_config {
 	const char *address;        /* numeric IPv4 or IPv6 address */
 	uint16_t port;              /* 0: pick a free port (tests) */
 	size_t max_body;
+	size_t max_buffered;        /* body bytes held by all connections together; 0: no cap */
 	unsigned max_connections;
 	unsigned idle_timeout_s;    /* per connection, also bounds slow senders */
 	unsigned threads;           /* server threads (0: number of CPUs) */

@@ -355,6 +355,11 @@ static enum cmh_err load_token_file(const struct cmh_ims *ims, struct cmh_token 
 		goto out;
 	}
 	t.obtained_at_ms = json_integer_value(json_object_get(root, "obtained_at_ms"));
+	/* A time far from now is not ours to trust (and would overflow below). */
+	if (t.obtained_at_ms < 0 || t.obtained_at_ms > INT64_MAX / 2) {
+		cmh_log(CMH_LOG_DEBUG, "ims", "token file ignored", "reason=%s", "bad-time");
+		goto out;
+	}
 	t.expires_at_ms = t.obtained_at_ms + t.expires_in_s * 1000;
 	*ret = t;
 	t.access_token = NULL;

@@ -376,8 +376,20 @@ static enum cmh_err check_pair(struct cmh_keycache *kc, bool cached_only, const 
 	size_t len, const char *sig, const char *path, struct cmh_buf *msg)
 {
 	struct cmh_sig_key *key = NULL;
+	struct cmh_buf raw;
 	enum cmh_err err;
 
+	/* A signature that cannot be one is refused before any key fetch, so
+	 * garbage headers cannot make us fetch keys. */
+	cmh_buf_init(&raw, CMH_SIG_MAX_B64_LEN);
+	err = cmh_sig_decode_b64(sig, &raw);
+	if (!err && raw.len * 8 < CMH_SIG_MIN_KEY_BITS)
+		err = CMH_ERR_SIGNATURE;
+	cmh_buf_release(&raw);
+	if (err) {
+		cmh_errf(msg, "signature is not a base64 RSA signature");
+		return err == CMH_ERR_NOMEM ? err : CMH_ERR_SIGNATURE;
+	}
 	err = cached_only ? get_cached(kc, path, &key, msg) : cmh_keycache_get(kc, path, &key, msg);
 	if (err)
 		return err;

@@ -684,8 +684,9 @@ static size_t secret_pieces(const char *url, const char *pieces[], size_t lens[]
 	while (p && *p && n < MAX_SECRET_PIECES) {
 		size_t len;
 
-		p += strspn(p, "/?&=;");
-		len = strcspn(p, "/?&=;");
+		/* '@' too: Teams connector paths are "<group>@<tenant>". */
+		p += strspn(p, "/?&=;@");
+		len = strcspn(p, "/?&=;@");
 		if (len >= MIN_SECRET_PIECE) {
 			pieces[n] = p;
 			lens[n++] = len;

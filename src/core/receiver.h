@@ -36,7 +36,14 @@ struct cmh_receiver_deps {
 
 CMH_MUST_CHECK enum cmh_err cmh_receiver_new(const struct cmh_receiver_deps *deps,
 	struct cmh_receiver **ret);
-/* Answer every queued delivery (503) and stop the key thread. NULL allowed. */
+/*
+ * Refuse new deliveries (503), answer those waiting for the key thread with
+ * 503 and stop it. Deliveries already handed to the journal are answered by
+ * its committer, which still calls into the receiver: free the receiver only
+ * after cmh_journal_shutdown() and after the HTTP server has stopped.
+ */
+void cmh_receiver_stop(struct cmh_receiver *r);
+/* Stop (if not done yet) and free. NULL allowed. */
 void cmh_receiver_free(struct cmh_receiver *r);
 
 /* Handle one POST to WEBHOOK_PATH; answers x now or later. */

@@ -62,7 +62,7 @@ static void handle_challenge(struct cmh_routes *rt, struct cmh_http_exchange *x)
 
 static void handle_ready(struct cmh_routes *rt, struct cmh_http_exchange *x)
 {
-	if (rt->draining)
+	if (__atomic_load_n(&rt->draining, __ATOMIC_ACQUIRE))
 		respond_text(rt, x, 503, "shutting down\n");
 	else if (cmh_journal_check_writable(rt->journal))
 		respond_text(rt, x, 503, "journal not writable\n");

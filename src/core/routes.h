@@ -24,7 +24,7 @@ struct cmh_routes {
 	struct cmh_ims *ims;           /* may be NULL */
 	struct cmh_metrics *metrics;
 	int64_t started_ms;
-	volatile int draining;         /* set at shutdown: /readyz answers 503 */
+	int draining;                  /* set at shutdown (atomic access): /readyz answers 503 */
 };
 
 /* ud is a struct cmh_routes *. */

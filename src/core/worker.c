@@ -60,14 +60,56 @@ static uint32_t seed_of(const char *a, const char *b)
 	return h;
 }
 
+/* Attempts at recording an outcome; the waits add up to about 3 s (the
+ * journal's own busy timeout comes on top of each). */
+#define RECORD_ATTEMPTS 6
+
+static void record_pause(int attempt)
+{
+	long ms = 100L << attempt; /* 0.1, 0.2, 0.4, 0.8, 1.6 s */
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+
+	nanosleep(&ts, NULL);
+}
+
+/*
+ * Record the event's outcome. A write that fails (the lock held by a CLI
+ * `replay`, a full disk for a moment) is tried again: an event left in
+ * processing would hold back its execution's later events until a restart.
+ */
 static void finish(const struct cmh_worker_deps *d, const char *event_id,
 		   enum cmh_journal_status to, int64_t next_at, const char *reason)
 {
-	enum cmh_err e = cmh_journal_finish(d->journal, event_id, to, next_at, reason);
+	enum cmh_err e = CMH_OK;
 
+	for (int attempt = 0; attempt < RECORD_ATTEMPTS; attempt++) {
+		e = cmh_journal_finish(d->journal, event_id, to, next_at, reason);
+		if ((e != CMH_ERR_UNAVAILABLE && e != CMH_ERR_IO) || attempt == RECORD_ATTEMPTS - 1)
+			break;
+		record_pause(attempt);
+	}
 	if (e)
-		cmh_log(CMH_LOG_WARN, "worker", "cannot record the event's state", "event_id=%s "
-			"err=%s", cmh_q(event_id), cmh_q(cmh_strerror(e)));
+		cmh_log(CMH_LOG_ERROR, "worker", "cannot record the event's state; it is retried "
+			"after a restart", "event_id=%s err=%s", cmh_q(event_id),
+			cmh_q(cmh_strerror(e)));
+}
+
+/* The same for one channel's outcome: left pending, it would be sent again. */
+static void record_delivery(const struct cmh_worker_deps *d, const char *event_id,
+			    const char *channel, enum cmh_journal_status to, int64_t next_at,
+			    const char *reason)
+{
+	enum cmh_err e = CMH_OK;
+
+	for (int attempt = 0; attempt < RECORD_ATTEMPTS; attempt++) {
+		e = cmh_journal_delivery_finish(d->journal, event_id, channel, to, next_at, reason);
+		if ((e != CMH_ERR_UNAVAILABLE && e != CMH_ERR_IO) || attempt == RECORD_ATTEMPTS - 1)
+			break;
+		record_pause(attempt);
+	}
+	if (e)
+		cmh_log(CMH_LOG_ERROR, "worker", "cannot record the delivery", "event_id=%s "
+			"channel=%s err=%s", cmh_q(event_id), channel, cmh_q(cmh_strerror(e)));
 }
 
 static void retry_at(struct outcome *o, int64_t at)
@@ -166,6 +208,9 @@ static void deliver_one(const struct cmh_worker_deps *d, size_t ch_index,
 		break;
 	case CMH_NOTIFY_RETRY:
 		to = CMH_JOURNAL_PENDING;
+		/* Count from the answer, not from before the (paced, maybe slow)
+		 * request: Retry-After is relative to the response. */
+		now = cmh_clock_realtime_ms(NULL);
 		next_at = cmh_retry_next_at(now, del.attempts + 1, (int64_t)d->cfg->retry_initial_ms,
 					    (int64_t)d->cfg->retry_max_delay_ms, v.retry_after_ms,
 					    seed_of(ev->event_id, name));
@@ -183,10 +228,8 @@ static void deliver_one(const struct cmh_worker_deps *d, size_t ch_index,
 			"channel=%s reason=%s", cmh_q(ev->event_id), name, cmh_q(v.reason));
 		break;
 	}
-	if (cmh_journal_delivery_finish(d->journal, ev->event_id, name, to, next_at,
-					to == CMH_JOURNAL_DONE ? NULL : v.reason))
-		cmh_log(CMH_LOG_WARN, "worker", "cannot record the delivery", "event_id=%s "
-			"channel=%s", cmh_q(ev->event_id), name);
+	record_delivery(d, ev->event_id, name, to, next_at,
+			to == CMH_JOURNAL_DONE ? NULL : v.reason);
 }
 
 static void deliver_all(const struct cmh_worker_deps *d, const struct cmh_journal_event *ev,

@@ -536,32 +536,41 @@ static void test_keycache_authenticate_fetch_failures(void **state)
 {
 	struct fixture *fx = *state;
 	char *s2;
+	/* Well-formed signatures that do not verify (garbage is refused before
+	 * any fetch, see below). */
+	char *bad = sign_body(fx->k1, "other bytes", 11);
 
 	serve_two_keys(fx, NULL, &s2);
 	/* Key 1 unreachable, pair 2 verifies: authentic. */
 	fx->fake.fail = CMH_ERR_NETWORK;
 	fx->fake.fail_suffix = PATH_A;
-	assert_int_equal(cmh_keycache_authenticate(fx->kc, body, BODY_LEN, "AAAA", PATH_A, s2,
+	assert_int_equal(cmh_keycache_authenticate(fx->kc, body, BODY_LEN, bad, PATH_A, s2,
 						   PATH_B, NULL), CMH_OK);
 	/* Key 1 unreachable, pair 2 does not verify: transient (503). */
-	assert_int_equal(cmh_keycache_authenticate(fx->kc, body, BODY_LEN, "AAAA", PATH_A, "AAAA",
+	assert_int_equal(cmh_keycache_authenticate(fx->kc, body, BODY_LEN, bad, PATH_A, bad,
 						   PATH_B, NULL), CMH_ERR_NETWORK);
 	/* Key 2 unreachable too. */
 	fx->fake.fail_suffix = NULL;
 	fx->fake.fail = CMH_ERR_UPSTREAM;
-	assert_int_equal(cmh_keycache_authenticate(fx->kc, body, BODY_LEN, "AAAA", PATH_A, "AAAA",
+	assert_int_equal(cmh_keycache_authenticate(fx->kc, body, BODY_LEN, bad, PATH_A, bad,
 						   PATH_C, NULL), CMH_ERR_UPSTREAM);
 	/* Key 1 timed out: key 2 is not fetched (Adobe's 10 s would run out). */
 	fx->fake.fail = CMH_ERR_TIMEOUT;
 	int before = fake_calls(&fx->fake);
-	assert_int_equal(cmh_keycache_authenticate(fx->kc, body, BODY_LEN, "AAAA", PATH_A, "AAAA",
+	assert_int_equal(cmh_keycache_authenticate(fx->kc, body, BODY_LEN, bad, PATH_A, bad,
 						   PATH_C, NULL), CMH_ERR_TIMEOUT);
 	assert_int_equal(fake_calls(&fx->fake), before + 1);
 	/* Key 1 definitely missing (404), pair 2 bad: not authentic (401). */
 	fx->fake.fail = CMH_ERR_NOT_FOUND;
 	fx->fake.fail_suffix = PATH_A;
-	assert_int_equal(cmh_keycache_authenticate(fx->kc, body, BODY_LEN, "AAAA", PATH_A, "AAAA",
+	assert_int_equal(cmh_keycache_authenticate(fx->kc, body, BODY_LEN, bad, PATH_A, bad,
 						   PATH_B, NULL), CMH_ERR_SIGNATURE);
+	/* Garbage signatures never cause a key fetch. */
+	before = fake_calls(&fx->fake);
+	assert_int_equal(cmh_keycache_authenticate(fx->kc, body, BODY_LEN, "AAAA", PATH_C,
+						   "!!", PATH_C, NULL), CMH_ERR_SIGNATURE);
+	assert_int_equal(fake_calls(&fx->fake), before);
+	free(bad);
 	free(s2);
 }
 
@@ -682,16 +691,17 @@ static void test_keycache_default_fetch_end_to_end(void **state)
 	struct cmh_keycache_opts o = { .base_url = fake_url(f) };
 	struct cmh_keycache *kc;
 	char *s1 = sign_body(fx->k1, body, BODY_LEN);
+	char *bad = sign_body(fx->k1, "other bytes", 11);
 	struct cmh_keycache_stats s;
 
 	assert_int_equal(cmh_keycache_new(&o, &kc), CMH_OK);
 	assert_int_equal(cmh_keycache_authenticate(kc, body, BODY_LEN, s1, "/prod/keys/pub-key-ok.pem",
-						   "AAAA", "/prod/keys/pub-key-missing.pem", NULL), CMH_OK);
-	assert_int_equal(cmh_keycache_authenticate(kc, body, BODY_LEN, "AAAA", "/prod/keys/pub-key-fail.pem",
-						   "AAAA", "/prod/keys/pub-key-missing.pem", NULL),
+						   bad, "/prod/keys/pub-key-missing.pem", NULL), CMH_OK);
+	assert_int_equal(cmh_keycache_authenticate(kc, body, BODY_LEN, bad, "/prod/keys/pub-key-fail.pem",
+						   bad, "/prod/keys/pub-key-missing.pem", NULL),
 			 CMH_ERR_UPSTREAM);
-	assert_int_equal(cmh_keycache_authenticate(kc, body, BODY_LEN, "AAAA", "/prod/keys/pub-key-big.pem",
-						   "AAAA", "/prod/keys/pub-key-missing.pem", NULL),
+	assert_int_equal(cmh_keycache_authenticate(kc, body, BODY_LEN, bad, "/prod/keys/pub-key-big.pem",
+						   bad, "/prod/keys/pub-key-missing.pem", NULL),
 			 CMH_ERR_SIGNATURE);
 	cmh_keycache_get_stats(kc, &s);
 	assert_int_equal(s.fetches, 5);
@@ -699,6 +709,7 @@ static void test_keycache_default_fetch_end_to_end(void **state)
 	assert_int_equal(s.entries, 1);
 	cmh_keycache_free(kc);
 	free(s1);
+	free(bad);
 	fake_stop(f);
 }
 
