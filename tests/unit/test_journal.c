@@ -193,13 +193,13 @@ static void test_journal_schema_created(void **state)
 	assert_memory_equal(hdr, "SQLite format 3", 16);
 	assert_int_equal(hdr[18], 2);
 	assert_int_equal(hdr[19], 2);
-	assert_int_equal(be32_at(hdr + 60), 2);
+	assert_int_equal(be32_at(hdr + 60), 3);
 
 	/* Reopening an up-to-date file keeps the version. */
 	j = open_ok(f);
 	cmh_journal_close(j);
 	read_header(f->path, hdr);
-	assert_int_equal(be32_at(hdr + 60), 2);
+	assert_int_equal(be32_at(hdr + 60), 3);
 }
 
 static void test_journal_newer_schema_refused(void **state)
