@@ -49,7 +49,9 @@ static void test_delivery_ended_but_running_is_retried(void **state)
 		fail_msg("last_error \"%s\" does not say the execution is still running",
 			 dfx_row_str(row, "last_error"));
 	json_decref(row);
-	assert_int_equal(dfx_sink_count(&d->slack), 0);
+	/* Nothing was sent for the first look: at the end Slack has exactly one
+	 * message, and it carries the settled outcome (checked below). Counting
+	 * here instead would race with the re-read on a slow (valgrind) run. */
 
 	/* Second look: finished -> delivered with the real outcome. */
 	row = dfx_wait_status(d, id, "done", SETTLE_WAIT_MS);
