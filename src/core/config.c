@@ -127,7 +127,7 @@ static const struct setting settings[] = {
 	  "again after this delay (up to 3 times) before reporting what the API says" },
 	{ "PACE_CHANNELS", NULL, T_BOOL, OFF(pace_channels), "on", NULL, 0, 0, 0, 0,
 	  NULL, "keep each channel to its service's published rate (Slack 1/s with bursts of 5, "
-	  "Teams 4/s); `off` for receivers of your own" },
+	  "Teams 4/s, legacy Teams connectors also 100/h); `off` for receivers of your own" },
 	{ "JOURNAL_RETENTION", NULL, T_DURATION, OFF(journal_retention_ms), "30d", NULL, 3600 * 1000,
 	  3650 * DAY_MS, 0, 0, NULL, "finished events (`done`, `failed`, `ignored`) older than this "
 	  "are deleted from the journal, hourly; pending ones are always kept" },

@@ -10,7 +10,7 @@ void cmh_ratelimit_init(struct cmh_ratelimit *rl, int64_t interval_ms, int64_t b
 	rl->last_ms = now_ms;
 }
 
-int64_t cmh_ratelimit_take(struct cmh_ratelimit *rl, int64_t now_ms)
+int64_t cmh_ratelimit_wait(struct cmh_ratelimit *rl, int64_t now_ms)
 {
 	int64_t cap = rl->burst * rl->interval_ms;
 
@@ -22,9 +22,14 @@ int64_t cmh_ratelimit_take(struct cmh_ratelimit *rl, int64_t now_ms)
 		rl->tokens_ms = gained >= cap - rl->tokens_ms ? cap : rl->tokens_ms + gained;
 		rl->last_ms = now_ms;
 	}
-	if (rl->tokens_ms >= rl->interval_ms) {
+	return rl->tokens_ms >= rl->interval_ms ? 0 : rl->interval_ms - rl->tokens_ms;
+}
+
+int64_t cmh_ratelimit_take(struct cmh_ratelimit *rl, int64_t now_ms)
+{
+	int64_t wait = cmh_ratelimit_wait(rl, now_ms);
+
+	if (!wait && rl->interval_ms)
 		rl->tokens_ms -= rl->interval_ms;
-		return 0;
-	}
-	return rl->interval_ms - rl->tokens_ms;
+	return wait;
 }

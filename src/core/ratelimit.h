@@ -20,5 +20,7 @@ void cmh_ratelimit_init(struct cmh_ratelimit *rl, int64_t interval_ms, int64_t b
 	int64_t now_ms);
 /* Take a token if there is one (returns 0), else return how many ms until there is one. */
 int64_t cmh_ratelimit_take(struct cmh_ratelimit *rl, int64_t now_ms);
+/* How many ms until a token is there (0: now), taking nothing. */
+int64_t cmh_ratelimit_wait(struct cmh_ratelimit *rl, int64_t now_ms);
 
 #endif

@@ -25,10 +25,12 @@
 #include "retry.h"
 
 /* The services' published rates (notification-targets.md): Slack about one
- * message per second with short bursts, Teams connectors 4 per second. */
+ * message per second with short bursts; Teams 4 per second, and legacy
+ * connectors also 100 per hour. A message needs a token from both buckets. */
 struct cmh_worker_pacing {
 	pthread_mutex_t lock;
 	struct cmh_ratelimit limits[CMH_NOTIFY_MAX_CHANNELS];
+	struct cmh_ratelimit hourly[CMH_NOTIFY_MAX_CHANNELS];
 };
 
 struct cmh_workers {
@@ -130,10 +132,13 @@ static void pacing_init(struct cmh_worker_pacing *p, const struct cmh_worker_dep
 
 	pthread_mutex_init(&p->lock, NULL);
 	for (size_t i = 0; i < d->n_channels; i++) {
+		cmh_ratelimit_init(&p->hourly[i], 0, 1, now);
 		if (!d->cfg->pace_channels) {
 			cmh_ratelimit_init(&p->limits[i], 0, 1, now);
 			continue;
 		}
+		if (d->channels[i].kind == CMH_CHANNEL_TEAMS_MESSAGECARD)
+			cmh_ratelimit_init(&p->hourly[i], 36000, 100, now);
 		switch (d->channels[i].kind) {
 		case CMH_CHANNEL_SLACK:
 			cmh_ratelimit_init(&p->limits[i], 1000, 5, now);
@@ -157,8 +162,17 @@ static void pace(struct cmh_worker_pacing *p, size_t i)
 	if (!p)
 		return;
 	for (;;) {
+		int64_t now = cmh_clock_realtime_ms(NULL), hourly_ms;
+
 		pthread_mutex_lock(&p->lock);
-		wait_ms = cmh_ratelimit_take(&p->limits[i], cmh_clock_realtime_ms(NULL));
+		wait_ms = cmh_ratelimit_wait(&p->limits[i], now);
+		hourly_ms = cmh_ratelimit_wait(&p->hourly[i], now);
+		if (hourly_ms > wait_ms)
+			wait_ms = hourly_ms;
+		if (!wait_ms) {
+			(void)cmh_ratelimit_take(&p->limits[i], now);
+			(void)cmh_ratelimit_take(&p->hourly[i], now);
+		}
 		pthread_mutex_unlock(&p->lock);
 		if (!wait_ms)
 			return;

@@ -41,11 +41,27 @@ static void test_ratelimit_unlimited_and_clock_backwards(void **state)
 	assert_int_equal(cmh_ratelimit_take(&rl, 5250), 0);
 }
 
+static void test_ratelimit_wait_takes_nothing(void **state)
+{
+	struct cmh_ratelimit rl;
+
+	(void)state;
+	cmh_ratelimit_init(&rl, 36000, 2, 0);
+	assert_int_equal(cmh_ratelimit_wait(&rl, 0), 0);
+	assert_int_equal(cmh_ratelimit_wait(&rl, 0), 0);
+	assert_int_equal(cmh_ratelimit_take(&rl, 0), 0);
+	assert_int_equal(cmh_ratelimit_take(&rl, 0), 0);
+	assert_int_equal(cmh_ratelimit_wait(&rl, 0), 36000);
+	assert_int_equal(cmh_ratelimit_wait(&rl, 35999), 1);
+	assert_int_equal(cmh_ratelimit_take(&rl, 36000), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_ratelimit_burst_then_interval),
 		cmocka_unit_test(test_ratelimit_unlimited_and_clock_backwards),
+		cmocka_unit_test(test_ratelimit_wait_takes_nothing),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
