@@ -49,13 +49,19 @@ static int on_opt(int opt, const char *arg, void *ud)
 
 static enum cmh_err print_json_row(const struct cmh_journal_row *row, void *ud)
 {
+	json_t *deliveries = row->deliveries_json ?
+		json_loads(row->deliveries_json, 0, NULL) : NULL;
 	char when[32];
 	json_t *o;
 	char *line;
 
 	(void)ud;
 	cmh_format_time(row->received_at_ms, when);
-	o = json_pack("{s:s, s:s, s:s, s:s, s:i, s:o, s:o, s:o}",
+	if (!json_is_array(deliveries)) {
+		json_decref(deliveries);
+		deliveries = json_array();
+	}
+	o = json_pack("{s:s, s:s, s:s, s:s, s:i, s:o, s:o, s:o, s:o}",
 		      "event_id", row->event_id,
 		      "received_at", when,
 		      "kind", row->kind,
@@ -63,7 +69,8 @@ static enum cmh_err print_json_row(const struct cmh_journal_row *row, void *ud)
 		      "attempts", (json_int_t)row->attempts,
 		      "last_error", row->last_error ? json_string(row->last_error) : json_null(),
 		      "object_url", row->object_url ? json_string(row->object_url) : json_null(),
-		      "event_urn", row->event_urn ? json_string(row->event_urn) : json_null());
+		      "event_urn", row->event_urn ? json_string(row->event_urn) : json_null(),
+		      "deliveries", deliveries);
 	if (!o)
 		return CMH_ERR_NOMEM;
 	line = json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII);
@@ -148,7 +155,8 @@ const struct cmh_cli_command cmh_cmd_events = {
 		"  --status S   only events in status S: pending, processing, done, failed, ignored\n"
 		"  --limit N    at most N events (default 50)\n"
 		"  --json       one JSON object per line: event_id, received_at, kind, status,\n"
-		"               attempts, last_error, object_url, event_urn\n"
+		"               attempts, last_error, object_url, event_urn, and deliveries\n"
+		"               (per channel: channel, status, attempts, last_error)\n"
 		"\n"
 		"Reads DATA_DIR/journal.db; safe to run while `cmhook serve` is running.\n",
 };

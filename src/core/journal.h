@@ -165,6 +165,9 @@ struct cmh_journal_row {
 	const char *object_url;      /* NULL if none */
 	const char *event_urn;       /* NULL if none */
 	int64_t next_attempt_at_ms;
+	/* Per-channel state as a JSON array of {"channel", "status", "attempts",
+	 * "last_error"} objects ("[]" before the first attempt); NULL if unknown. */
+	const char *deliveries_json;
 };
 
 /* Return non-zero to stop; that value is returned by cmh_journal_list(). */

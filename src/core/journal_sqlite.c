@@ -941,7 +941,10 @@ enum cmh_err cmh_journal_check_writable(struct cmh_journal *j)
 
 #define LIST_COLUMNS \
 	"SELECT event_id, received_at, kind, status, attempts, last_error, object_url," \
-	" event_urn, next_attempt_at FROM events"
+	" event_urn, next_attempt_at," \
+	" (SELECT json_group_array(json_object('channel', d.channel, 'status', d.status," \
+	"   'attempts', d.attempts, 'last_error', d.last_error))" \
+	"  FROM deliveries AS d WHERE d.event_id = events.event_id) FROM events"
 
 static enum cmh_err row_from(sqlite3_stmt *st, struct cmh_journal_row *row)
 {
@@ -953,6 +956,7 @@ static enum cmh_err row_from(sqlite3_stmt *st, struct cmh_journal_row *row)
 	row->object_url = (const char *)sqlite3_column_text(st, 6);
 	row->event_urn = (const char *)sqlite3_column_text(st, 7);
 	row->next_attempt_at_ms = sqlite3_column_int64(st, 8);
+	row->deliveries_json = (const char *)sqlite3_column_text(st, 9);
 	if (!row->event_id || !row->kind)
 		return CMH_ERR_NOMEM;
 	/* The CHECK constraint makes an unknown status a broken database, not input. */

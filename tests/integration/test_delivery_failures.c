@@ -128,6 +128,12 @@ static void test_delivery_slack_400_then_replay(void **state)
 	row = dfx_wait_status(d, id, "failed", DFX_WAIT_MS);
 	expect_error_has(row, "invalid_payload");
 	expect_error_has(row, "400");
+	/* `events --json` shows the state per channel. */
+	json_t *dl = json_array_get(json_object_get(row, "deliveries"), 0);
+	assert_string_equal(json_string_value(json_object_get(dl, "channel")), "slack");
+	assert_string_equal(json_string_value(json_object_get(dl, "status")), "failed");
+	assert_int_equal(json_integer_value(json_object_get(dl, "attempts")), 1);
+	assert_non_null(strstr(json_string_value(json_object_get(dl, "last_error")), "400"));
 	if (strstr(dfx_row_str(row, "last_error"), DFX_SLACK_PATH))
 		fail_msg("last_error holds the Slack URL");
 	json_decref(row);
