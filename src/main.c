@@ -67,7 +67,7 @@ int main(int argc, char **argv)
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct cmh_cli cli = { 0 };
+	struct cmh_cli cli = { .argv = argv };
 	const struct cmh_cli_command *cmd;
 	int c, rc;
 

@@ -14,6 +14,7 @@ struct cmh_cli {
 	const char *env_file;    /* --env FILE, or NULL for ./.env */
 	const char *data_dir;    /* --data-dir DIR, or NULL */
 	const char *command;     /* the subcommand's name, for messages */
+	char **argv;             /* the whole command line, for `serve` to re-execute itself */
 	struct cmh_config cfg;
 	bool have_cfg;
 };

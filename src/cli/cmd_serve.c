@@ -227,8 +227,31 @@ static void prune_journal(const struct cmh_config *cfg, struct cmh_journal *j)
 		cmh_log(CMH_LOG_INFO, "serve", "old finished events deleted", "count=%zu", total);
 }
 
-/* The main thread: signals, and the journal's retention once an hour. */
-static int wait_for_stop(const struct cmh_config *cfg, struct cmh_journal *j)
+/* Would a restart come up? The new settings must load and be complete. */
+static bool new_settings_usable(const struct cmh_cli *cli)
+{
+	struct cmh_config fresh = { 0 };
+	struct cmh_buf err;
+	enum cmh_err e;
+
+	cmh_buf_init(&err, CMH_BUF_MAX_ERRMSG);
+	e = cmh_config_load(&fresh, cli->env_file, cli->data_dir, &err);
+	if (!e)
+		e = cmh_config_require(&fresh, CMH_NEED_TOKEN | CMH_NEED_API, &err);
+	if (e)
+		cmh_log(CMH_LOG_ERROR, "serve", "SIGHUP: new settings refused, going on with the "
+			"old ones", "reason=%s", cmh_q(err.data));
+	cmh_config_release(&fresh);
+	cmh_buf_release(&err);
+	return !e;
+}
+
+/*
+ * The main thread: signals, and the journal's retention once an hour.
+ * Returns SIGTERM/SIGINT to stop, SIGHUP to restart with new settings.
+ */
+static int wait_for_stop(const struct cmh_cli *cli, const struct cmh_config *cfg,
+			 struct cmh_journal *j)
 {
 	struct timespec hour = { SERVE_MAINTENANCE_S, 0 };
 	sigset_t set;
@@ -246,10 +269,28 @@ static int wait_for_stop(const struct cmh_config *cfg, struct cmh_journal *j)
 				prune_journal(cfg, j);
 			continue;
 		}
-		if (sig != SIGHUP)
+		if (sig != SIGHUP || new_settings_usable(cli))
 			return sig;
-		cmh_log(CMH_LOG_INFO, "serve", "SIGHUP ignored: restart to apply new settings", "");
 	}
+}
+
+/*
+ * SIGHUP: the daemon is taken down as for SIGTERM (every accepted delivery
+ * answered, the journal closed) and the same command line is executed again
+ * in this process, so the new .env, CLIENT_SECRET_FILE (a rotated secret)
+ * and every other setting apply, the PID stays the same for systemd, and the
+ * journal carries all pending work across. Returns only if exec failed.
+ */
+static int restart_self(struct cmh_cli *cli)
+{
+	sigset_t none;
+
+	cmh_log(CMH_LOG_INFO, "serve", "restarting to apply new settings", "");
+	sigemptyset(&none);
+	pthread_sigmask(SIG_SETMASK, &none, NULL);
+	execv("/proc/self/exe", cli->argv);
+	cmh_log(CMH_LOG_ERROR, "serve", "cannot restart", "error=%s", cmh_q(strerror(errno)));
+	return 1;
 }
 
 static int run_serve(struct cmh_cli *cli, int argc, char **argv)
@@ -262,7 +303,7 @@ static int run_serve(struct cmh_cli *cli, int argc, char **argv)
 	struct cmh_buf err;
 	sigset_t set;
 	bool done;
-	int rc, sig;
+	int rc, sig = 0;
 
 	rc = cmh_cli_getopt(cli, &cmh_cmd_serve, argc, argv, ":h", longopts, NULL, NULL, &done);
 	if (done)
@@ -283,14 +324,17 @@ static int run_serve(struct cmh_cli *cli, int argc, char **argv)
 		cmh_q(cli->cfg.listen_address), cmh_http_server_port(d.server),
 		cmh_q(cli->cfg.webhook_path), CMH_VERSION);
 	notify_systemd("READY=1");
-	sig = wait_for_stop(&cli->cfg, d.journal);
-	notify_systemd("STOPPING=1");
-	cmh_log(CMH_LOG_INFO, "serve", "stopping", "signal=%s", sig == SIGINT ? "INT" : "TERM");
+	sig = wait_for_stop(cli, &cli->cfg, d.journal);
+	notify_systemd(sig == SIGHUP ? "RELOADING=1" : "STOPPING=1");
+	cmh_log(CMH_LOG_INFO, "serve", "stopping", "signal=%s",
+		sig == SIGINT ? "INT" : sig == SIGHUP ? "HUP" : "TERM");
 out:
 	take_down(&d);
+	cmh_buf_release(&err);
+	if (!rc && sig == SIGHUP)
+		return restart_self(cli);
 	if (!rc)
 		cmh_log(CMH_LOG_INFO, "serve", "stopped", "");
-	cmh_buf_release(&err);
 	return rc;
 }
 
@@ -303,5 +347,7 @@ const struct cmh_cli_command cmh_cmd_serve = {
 		"Listens on LISTEN_ADDRESS:PORT (PORT=0 picks a free port; the log line\n"
 		"msg=listening says which). Endpoints: WEBHOOK_PATH (GET challenge, POST events),\n"
 		"/healthz, /readyz, /metrics. Every authentic event is journaled durably in\n"
-		"DATA_DIR/journal.db before it is acknowledged. Stops cleanly on SIGTERM or SIGINT.\n",
+		"DATA_DIR/journal.db before it is acknowledged. Stops cleanly on SIGTERM or SIGINT.\n"
+		"SIGHUP re-reads the settings (a rotated CLIENT_SECRET_FILE, a changed .env): if they\n"
+		"are valid, serve stops as for SIGTERM and starts again in the same process.\n",
 };
