@@ -112,3 +112,11 @@ out:
 	cmh_buf_release(&err);
 	return rc;
 }
+
+int cmh_cli_no_more_args(const struct cmh_cli *cli, int argc, char **argv)
+{
+	if (optind >= argc)
+		return 0;
+	cmh_cli_error(cli, "unexpected argument '%s'", argv[optind]);
+	return 2;
+}

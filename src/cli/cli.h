@@ -50,6 +50,9 @@ struct cmh_journal;
  */
 int cmh_cli_open_journal(struct cmh_cli *cli, struct cmh_journal **ret);
 
+/* After the options: complain about a leftover argument (returns 2), else 0. */
+int cmh_cli_no_more_args(const struct cmh_cli *cli, int argc, char **argv);
+
 /* Print `cmhook NAME --help` for cmd on stdout. */
 void cmh_cli_usage(const struct cmh_cli_command *cmd);
 

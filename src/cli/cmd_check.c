@@ -138,10 +138,8 @@ static int run_check(struct cmh_cli *cli, int argc, char **argv)
 			    &done);
 	if (done)
 		return rc;
-	if (optind < argc) {
-		cmh_cli_error(cli, "unexpected argument '%s'", argv[optind]);
+	if (cmh_cli_no_more_args(cli, argc, argv))
 		return 2;
-	}
 	rc = check_config(cli);
 	/* `make run` asks this to choose between serve and demo: no network. */
 	if (rc || config_only)

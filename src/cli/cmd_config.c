@@ -58,10 +58,8 @@ static int run_config(struct cmh_cli *cli, int argc, char **argv)
 			    &done);
 	if (done)
 		return rc;
-	if (optind < argc) {
-		cmh_cli_error(cli, "unexpected argument '%s'", argv[optind]);
+	if (cmh_cli_no_more_args(cli, argc, argv))
 		return 2;
-	}
 	if (keys)
 		return print_keys();
 	rc = cmh_cli_load_config(cli, 0);

@@ -414,10 +414,8 @@ static int run_demo(struct cmh_cli *cli, int argc, char **argv)
 	rc = cmh_cli_getopt(cli, &cmh_cmd_demo, argc, argv, ":h", longopts, NULL, NULL, &done);
 	if (done)
 		return rc;
-	if (optind < argc) {
-		cmh_cli_error(cli, "unexpected argument '%s'", argv[optind]);
+	if (cmh_cli_no_more_args(cli, argc, argv))
 		return 2;
-	}
 	rc = cmh_cli_load_config(cli, 0);
 	if (!rc)
 		rc = pick_channels(cli, kinds, &n_kinds);

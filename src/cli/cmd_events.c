@@ -120,10 +120,8 @@ static int run_events(struct cmh_cli *cli, int argc, char **argv)
 			    &done);
 	if (done)
 		return rc;
-	if (optind < argc) {
-		cmh_cli_error(cli, "unexpected argument '%s'", argv[optind]);
+	if (cmh_cli_no_more_args(cli, argc, argv))
 		return 2;
-	}
 	if (o.status && cmh_journal_status_parse(o.status, &st)) {
 		cmh_cli_error(cli, "unknown status '%s' (pending, processing, done, failed, ignored)",
 			      o.status);

@@ -308,10 +308,8 @@ static int run_serve(struct cmh_cli *cli, int argc, char **argv)
 	rc = cmh_cli_getopt(cli, &cmh_cmd_serve, argc, argv, ":h", longopts, NULL, NULL, &done);
 	if (done)
 		return rc;
-	if (optind < argc) {
-		cmh_cli_error(cli, "unexpected argument '%s'", argv[optind]);
+	if (cmh_cli_no_more_args(cli, argc, argv))
 		return 2;
-	}
 	rc = cmh_cli_load_config(cli, CMH_NEED_TOKEN | CMH_NEED_API);
 	if (rc)
 		return rc;

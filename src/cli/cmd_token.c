@@ -42,10 +42,8 @@ static int run_token(struct cmh_cli *cli, int argc, char **argv)
 	rc = cmh_cli_getopt(cli, &cmh_cmd_token, argc, argv, ":hr", longopts, on_opt, &o, &done);
 	if (done)
 		return rc;
-	if (optind < argc) {
-		cmh_cli_error(cli, "unexpected argument '%s'", argv[optind]);
+	if (cmh_cli_no_more_args(cli, argc, argv))
 		return 2;
-	}
 	rc = cmh_cli_load_config(cli, CMH_NEED_TOKEN);
 	if (rc)
 		return rc;
