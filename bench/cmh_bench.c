@@ -144,23 +144,6 @@ static bool raw_get_200(uint16_t port, const char *path)
 	return ok;
 }
 
-/* VmRSS / VmHWM of pid in KiB, -1 when unreadable. */
-static long proc_kib(pid_t pid, const char *field)
-{
-	char path[64], line[256];
-	long v = -1;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	f = fopen(path, "r");
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (!strncmp(line, field, strlen(field)))
-			v = strtol(line + strlen(field), NULL, 10);
-	fclose(f);
-	return v;
-}
 
 /* ---- bodies ----------------------------------------------------------- */
 
@@ -556,13 +539,13 @@ int main(void)
 	port = free_port();
 	bg = serve_start(&x, &x.w->env, port, &first);
 	sleep_ms(1000);
-	idle_kib = proc_kib(run_bg_pid(bg), "VmRSS:");
+	idle_kib = run_proc_kib(run_bg_pid(bg), "VmRSS:");
 	fprintf(stderr, "bench: cmhook unique-event load\n");
 	uq = run_wrk(port, "unique", path, o.duration_s);
 	fprintf(stderr, "bench: cmhook duplicate load\n");
 	dup = run_wrk(port, "dup", path, o.duration_s);
-	loaded_kib = proc_kib(run_bg_pid(bg), "VmRSS:");
-	peak_kib = proc_kib(run_bg_pid(bg), "VmHWM:");
+	loaded_kib = run_proc_kib(run_bg_pid(bg), "VmRSS:");
+	peak_kib = run_proc_kib(run_bg_pid(bg), "VmHWM:");
 	serve_stop(bg);
 
 	/* 2. the ceiling, same wrk, same bodies. */

@@ -42,17 +42,6 @@ struct cmh_demo_child {
 	int exit_code;
 };
 
-static void deadline_in(struct timespec *ts, unsigned ms)
-{
-	clock_gettime(CLOCK_REALTIME, ts);
-	ts->tv_sec += ms / 1000;
-	ts->tv_nsec += (long)(ms % 1000) * 1000000L;
-	if (ts->tv_nsec >= 1000000000L) {
-		ts->tv_sec++;
-		ts->tv_nsec -= 1000000000L;
-	}
-}
-
 /* The port of a complete `msg=listening` line in the log, or 0. */
 static uint16_t listening_port(const struct cmh_buf *log)
 {
@@ -194,7 +183,7 @@ enum cmh_err cmh_demo_child_wait_port(struct cmh_demo_child *c, unsigned timeout
 
 	pthread_mutex_lock(&c->mu);
 	while (!c->port && !c->eof && waited < timeout_ms && !(stop && *stop)) {
-		deadline_in(&slice, WAIT_SLICE_MS);
+		cmh_demo_deadline_in(&slice, WAIT_SLICE_MS);
 		if (pthread_cond_timedwait(&c->cv, &c->mu, &slice))
 			waited += WAIT_SLICE_MS;
 	}
@@ -214,7 +203,7 @@ static bool wait_eof(struct cmh_demo_child *c, unsigned timeout_ms)
 	struct timespec until;
 	bool eof;
 
-	deadline_in(&until, timeout_ms);
+	cmh_demo_deadline_in(&until, timeout_ms);
 	pthread_mutex_lock(&c->mu);
 	while (!c->eof) {
 		if (pthread_cond_timedwait(&c->cv, &c->mu, &until))

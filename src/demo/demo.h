@@ -105,6 +105,9 @@ CMH_MUST_CHECK enum cmh_err cmh_demo_key_sign(const struct cmh_demo_key *k, cons
 	size_t len, struct cmh_buf *out);
 /* A random version-4 UUID, lowercase. */
 void cmh_demo_uuid(char out[37]);
+struct timespec;
+/* *ts = now + ms on CLOCK_REALTIME, for pthread_cond_timedwait(). */
+void cmh_demo_deadline_in(struct timespec *ts, unsigned ms);
 
 /* ---- sim.c: simulated IMS, Cloud Manager API and key host ----------------
  * Three HTTP servers on 127.0.0.1 ephemeral ports. IMS issues one token for

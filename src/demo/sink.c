@@ -198,17 +198,6 @@ static bool all_have(const struct cmh_demo_sinks *s, size_t want)
 	return true;
 }
 
-static void deadline_in(struct timespec *ts, unsigned ms)
-{
-	clock_gettime(CLOCK_REALTIME, ts);
-	ts->tv_sec += ms / 1000;
-	ts->tv_nsec += (long)(ms % 1000) * 1000000L;
-	if (ts->tv_nsec >= 1000000000L) {
-		ts->tv_sec++;
-		ts->tv_nsec -= 1000000000L;
-	}
-}
-
 bool cmh_demo_sinks_wait(struct cmh_demo_sinks *s, size_t want, unsigned timeout_ms,
 	const cmh_demo_stop_flag *stop)
 {
@@ -219,7 +208,7 @@ bool cmh_demo_sinks_wait(struct cmh_demo_sinks *s, size_t want, unsigned timeout
 	pthread_mutex_lock(&s->mu);
 	while (!(ok = all_have(s, want)) && waited < timeout_ms && !(stop && *stop)) {
 		/* Sliced so that Ctrl-C is noticed; a message wakes us at once. */
-		deadline_in(&slice, WAIT_SLICE_MS);
+		cmh_demo_deadline_in(&slice, WAIT_SLICE_MS);
 		if (pthread_cond_timedwait(&s->cv, &s->mu, &slice))
 			waited += WAIT_SLICE_MS;
 	}

@@ -73,22 +73,6 @@ static int setup(void **state)
 	return 0;
 }
 
-static long vm_kib(pid_t pid, const char *field)
-{
-	char path[64], line[256];
-	long v = -1;
-	FILE *f;
-
-	(void)snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	f = fopen(path, "r");
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (!strncmp(line, field, strlen(field)))
-			v = strtol(line + strlen(field), NULL, 10);
-	fclose(f);
-	return v;
-}
 
 /* ---- SIGKILL during a burst -------------------------------------------- */
 
@@ -326,7 +310,7 @@ static void test_hostile_bodies(void **state)
 	dfx_start(d);
 	good = dfx_event(d, DFX_STARTED, "7000000", NULL, NULL, id);
 	assert_int_equal(post_signed(d, good, strlen(good)), 200);
-	base = vm_kib(run_bg_pid(d->s->bg), "VmRSS:");
+	base = run_proc_kib(run_bg_pid(d->s->bg), "VmRSS:");
 
 	nested = repeat("[", 200000, "");
 	wide = repeat("{\"a\":1},", 100000, "{}");
@@ -353,9 +337,9 @@ static void test_hostile_bodies(void **state)
 		http_reply_release(&rep);
 	}
 	assert_int_equal(post_signed(d, good, strlen(good)), 200);
-	hwm = vm_kib(run_bg_pid(d->s->bg), "VmHWM:");
+	hwm = run_proc_kib(run_bg_pid(d->s->bg), "VmHWM:");
 	print_message("hostile: RSS %ld KiB before, peak %ld KiB after %u rounds, now %ld KiB\n",
-		      base, hwm, rounds, vm_kib(run_bg_pid(d->s->bg), "VmRSS:"));
+		      base, hwm, rounds, run_proc_kib(run_bg_pid(d->s->bg), "VmRSS:"));
 	/* Bounded: a few MAX_BODY (4 MiB) buffers in flight at most, no growth per round. */
 	assert_true(hwm < 96 * 1024);
 	sv_stop(d->s, SIGTERM, SV_STOP_TIMEOUT_MS);

@@ -76,6 +76,9 @@ bool run_cmdl(struct run_result *r, const char *dir, const struct run_env *env,
 /* Print a result (exit code, stdout, stderr) to stderr: for failing tests. */
 void run_result_dump(const struct run_result *r, const char *what);
 
+/* A "Field:  N kB" line of /proc/PID/status (e.g. "VmRSS:") as N, -1 when unreadable. */
+long run_proc_kib(pid_t pid, const char *field);
+
 struct run_bg;
 
 /*
